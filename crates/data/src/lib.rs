@@ -1,0 +1,10 @@
+//! MNIST for neuromask: an IDX reader (gzipped or raw) that checks every header field, splits
+//! decoded once into contiguous memory, and a Burn dataset and batcher that carry masks.
+
+pub mod batcher;
+pub mod idx;
+pub mod mnist;
+
+pub use batcher::{IndexDataset, MnistBatcher};
+pub use idx::{IdxError, PIXELS};
+pub use mnist::{MNIST_DIR_ENV, MnistSource, MnistSplit, Split};

@@ -1,0 +1,318 @@
+//! The artifact directory: what `train` writes and `infer` reads, defined once.
+//!
+//! ```text
+//! <dir>/config.json        ExperimentConfig: everything needed to rebuild the model
+//! <dir>/model.bpk          final weights (Burn burnpack record)
+//! <dir>/summary.json       TrainingSummary: test accuracy and loss, timings, device
+//! <dir>/metrics.csv        epoch,split,loss,accuracy,seconds
+//! <dir>/curves.png         loss and accuracy per epoch
+//! <dir>/checkpoint/        Burn's per-epoch checkpoints: model-N.bpk, optim-N.bpk, scheduler-N.bpk
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::optim::AdamConfig;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::mask::MaskPolicy;
+use crate::mlp::MaskedMlpConfig;
+
+/// Paths inside one run's artifact directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactDir {
+    root: PathBuf,
+}
+
+impl ArtifactDir {
+    pub const CONFIG: &'static str = "config.json";
+    pub const MODEL: &'static str = "model.bpk";
+    pub const SUMMARY: &'static str = "summary.json";
+    pub const METRICS: &'static str = "metrics.csv";
+    pub const CURVES: &'static str = "curves.png";
+    pub const CHECKPOINTS: &'static str = "checkpoint";
+
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.root.join(Self::CONFIG)
+    }
+
+    pub fn model(&self) -> PathBuf {
+        self.root.join(Self::MODEL)
+    }
+
+    pub fn summary(&self) -> PathBuf {
+        self.root.join(Self::SUMMARY)
+    }
+
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join(Self::METRICS)
+    }
+
+    pub fn curves(&self) -> PathBuf {
+        self.root.join(Self::CURVES)
+    }
+
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join(Self::CHECKPOINTS)
+    }
+
+    /// Burn's model checkpoint of `epoch` (epochs count from 1).
+    pub fn checkpoint_model(&self, epoch: usize) -> PathBuf {
+        self.checkpoints().join(format!("model-{epoch}.bpk"))
+    }
+
+    /// The last epoch whose model, optimizer and scheduler checkpoints all exist.
+    pub fn last_complete_checkpoint(&self) -> Option<usize> {
+        let entries = std::fs::read_dir(self.checkpoints()).ok()?;
+        entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_prefix("model-")?
+                    .strip_suffix(".bpk")?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .filter(|epoch| {
+                ["optim", "scheduler"].iter().all(|kind| {
+                    self.checkpoints()
+                        .join(format!("{kind}-{epoch}.bpk"))
+                        .is_file()
+                })
+            })
+            .max()
+    }
+}
+
+/// A whole training run: the network's shape and how it was trained. This is the format of the
+/// files in `configs/` and of `config.json` in an artifact directory (Burn Config JSON).
+#[derive(Config, Debug)]
+pub struct ExperimentConfig {
+    /// The network.
+    pub model: MaskedMlpConfig,
+    /// Adam's settings (the seed used Keras' defaults: betas 0.9 / 0.999, epsilon 1e-7 there, 1e-5 in Burn).
+    pub optimizer: AdamConfig,
+    /// Learning rate.
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Passes over the training set.
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Images per training step.
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Seed for weight initialisation, shuffling and random masks.
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Train on the first N training images only (None = all 60,000).
+    #[config(default = "None")]
+    pub limit_train: Option<usize>,
+    /// Validate and test on the first N test images only (None = all 10,000).
+    #[config(default = "None")]
+    pub limit_test: Option<usize>,
+    /// Which neurons are off during training; inference applies a fixed policy by default.
+    #[config(default = "MaskPolicy::None")]
+    pub train_mask: MaskPolicy,
+}
+
+/// A config value outside its meaningful range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("field `{field}` is {found}; expected {expected}")]
+pub struct ConfigValueError {
+    pub field: String,
+    pub expected: String,
+    pub found: String,
+}
+
+impl ExperimentConfig {
+    /// The seed's run: 784 -> 600 -> 10, Adam 1e-3, batch 128, 10 epochs.
+    pub fn seed_run() -> Self {
+        Self::new(MaskedMlpConfig::new(), AdamConfig::new())
+    }
+
+    /// Check every field before a run starts, so a bad value fails fast and by name.
+    pub fn validate(&self) -> Result<(), ConfigValueError> {
+        let bad = |field: &str, expected: &str, found: String| {
+            Err(ConfigValueError {
+                field: field.into(),
+                expected: expected.into(),
+                found,
+            })
+        };
+        if let Err(e) = self.model.validate() {
+            return bad("model", "a valid network", e.to_string());
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(
+                "learning_rate",
+                "a positive number",
+                self.learning_rate.to_string(),
+            );
+        }
+        if self.epochs == 0 {
+            return bad("epochs", "at least 1", "0".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "at least 1", "0".into());
+        }
+        if self.limit_train == Some(0) {
+            return bad("limit_train", "at least 1 image", "0".into());
+        }
+        if self.limit_test == Some(0) {
+            return bad("limit_test", "at least 1 image", "0".into());
+        }
+        if let Err(e) = self.train_mask.validate(&self.model.hidden) {
+            return bad("train_mask", "a mask that fits the network", e.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Figures from a finished run, written as `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub test_accuracy: f64,
+    pub test_loss: f64,
+    pub epochs: usize,
+    pub epoch_seconds: Vec<f64>,
+    pub device: String,
+    pub train_samples: usize,
+    pub train_samples_per_second: f64,
+    pub total_seconds: f64,
+}
+
+/// A problem reading or writing an artifact file; always names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed and
+/// synced, then renamed over the target. A crash leaves the old file or the new one, never half.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let io = |source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Save a Burn config as pretty JSON, atomically.
+pub fn save_config<C: Config>(config: &C, path: &Path) -> Result<(), ArtifactError> {
+    let json = serde_json::to_string_pretty(config).map_err(|e| ArtifactError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(path, json.as_bytes())
+}
+
+/// Load a Burn config, refusing fields it does not know (a typo must not silently fall back
+/// to a default).
+pub fn load_config<C: Config>(path: &Path) -> Result<C, ArtifactError> {
+    let invalid = |message: String| ArtifactError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let given: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("invalid JSON: {e}")))?;
+    let config: C = serde_json::from_value(given.clone()).map_err(|e| invalid(e.to_string()))?;
+    let known = serde_json::to_value(&config).map_err(|e| invalid(e.to_string()))?;
+    if let Some(field) = unknown_field(&given, &known, "") {
+        return Err(invalid(format!(
+            "unknown field `{field}`; expected only the fields of {}",
+            std::any::type_name::<C>().rsplit("::").next().unwrap_or("the config")
+        )));
+    }
+    Ok(config)
+}
+
+/// The first key path present in `given` but absent from `known`.
+fn unknown_field(
+    given: &serde_json::Value,
+    known: &serde_json::Value,
+    prefix: &str,
+) -> Option<String> {
+    let (serde_json::Value::Object(given), serde_json::Value::Object(known)) = (given, known) else {
+        return None;
+    };
+    given.iter().find_map(|(key, value)| {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match known.get(key) {
+            None => Some(path),
+            Some(known_value) => unknown_field(value, known_value, &path),
+        }
+    })
+}
+
+/// Save the model's weights as a burnpack file, atomically.
+pub fn save_model(model: &crate::MaskedMlp, path: &Path) -> Result<(), ArtifactError> {
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| ArtifactError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("cannot encode the weights: {e}"),
+        })?;
+    write_atomic(path, &bytes)
+}
+
+/// Rebuild the network described by `config` and load its weights from a burnpack file.
+/// A missing, truncated or mismatched file (e.g. another hidden size) is an error naming it.
+pub fn load_model(
+    config: &MaskedMlpConfig,
+    path: &Path,
+    device: &Device,
+) -> Result<crate::MaskedMlp, ArtifactError> {
+    let invalid = |message: String| ArtifactError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    config
+        .validate()
+        .map_err(|e| invalid(format!("the config beside it is invalid: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| invalid(format!("not a readable burnpack record: {e}")))?;
+    config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| {
+            invalid(format!(
+                "weights do not fit the network 784 -> {:?} -> {}: {e}",
+                config.hidden, config.num_classes
+            ))
+        })
+}

@@ -1,0 +1,125 @@
+//! Command-line flags of `train`. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use backend::DeviceChoice;
+use clap::Parser;
+use model::MaskSemantics;
+
+const EXAMPLES: &str = "\
+Examples:
+  # The seed's run (configs/mnist-mlp.json), GPU if there is one, else CPU:
+  cargo run -p train --release -- --data-dir ../shared/data/mnist
+
+  # CPU only, built without wgpu:
+  cargo run -p train --release --no-default-features --features flex -- --data-dir DIR
+
+  # A quick smoke run: 10k images, 1 epoch:
+  train --config configs/mnist-mlp-quick.json --data-dir DIR
+
+  # A deeper net, with neurons 3, 17 and layer-1 neuron 42 off during training:
+  train --hidden 512,256 --train-off 3,17,1:42
+
+  # Continue an interrupted run to 20 epochs:
+  train --artifact-dir artifacts/mnist-mlp --resume --epochs 20
+
+Data: --data-dir, else $MNIST_DIR, else a download by burn-dataset (build with
+`--features download`). The folder holds train-images-idx3-ubyte[.gz],
+train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz].";
+
+/// Train the masked MLP (784 -> hidden -> 10) on MNIST with Burn's Learner.
+///
+/// Without arguments it trains the seed's model: one hidden layer of 600 ReLU neurons, Adam
+/// with learning rate 1e-3, batch 128, 10 epochs, pixels / 255, validated on the 10k test
+/// images. Weights, checkpoints, metrics and curves go to the artifact directory, which
+/// `infer` reads.
+#[derive(Debug, Parser)]
+#[command(name = "train", version, after_long_help = EXAMPLES)]
+pub struct TrainArgs {
+    /// Experiment config (Burn Config JSON, like configs/mnist-mlp.json); the flags below
+    /// override its fields. Default: the seed's run, configs/mnist-mlp.json.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Passes over the training set.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Images per training step.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Adam's learning rate.
+    #[arg(long, value_name = "RATE")]
+    pub lr: Option<f64>,
+
+    /// Seed for initial weights, shuffling and random masks; the same seed on the same CPU
+    /// backend gives identical weights.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Hidden layer sizes, input side first: `600` (the seed) or `512,256`.
+    #[arg(long, value_name = "SIZES", value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+
+    /// Folder with the four MNIST IDX files (gz or raw). Default: $MNIST_DIR, else download.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Where weights, checkpoints and metrics go. Default: artifacts/<config name>.
+    #[arg(long, value_name = "DIR")]
+    pub artifact_dir: Option<PathBuf>,
+
+    /// Backend to run on: `auto` takes a hardware GPU if there is one, else the CPU.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+
+    /// Train on the first N training images only.
+    #[arg(long, value_name = "N")]
+    pub limit_train: Option<usize>,
+
+    /// Validate and test on the first N test images only.
+    #[arg(long, value_name = "N")]
+    pub limit_test: Option<usize>,
+
+    /// Continue the run in --artifact-dir from its last complete checkpoint; its config.json
+    /// is the base, and flags such as --epochs still override it.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Start afresh even if --artifact-dir holds an earlier run (its files are replaced).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
+
+    /// Train a fixed sub-network: these neurons are off for every sample, e.g. `3,17,42`
+    /// (first hidden layer) or `1:42` (layer 1). Recorded in config.json, so `infer` applies
+    /// the same mask by default.
+    #[arg(long, value_name = "NEURONS", conflicts_with_all = ["train_mask", "lesion_prob"])]
+    pub train_off: Option<String>,
+
+    /// Like --train-off, from a file: one CSV row of 0/1 values per hidden neuron (layer
+    /// blocks side by side; see --mask-semantics), or JSON `{"off": [3, "1:42"]}` or
+    /// `{"keep": [...]}`.
+    #[arg(long, value_name = "FILE", conflicts_with = "lesion_prob")]
+    pub train_mask: Option<PathBuf>,
+
+    /// What a 1 means in a --train-mask CSV: `keep` (1 = neuron on; the default) or `off`
+    /// (1 = neuron switched off).
+    #[arg(long, value_name = "keep|off", default_value = "keep")]
+    pub mask_semantics: MaskSemantics,
+
+    /// Lesion training: every sample gets a fresh random mask with each hidden neuron off
+    /// with probability P. Unlike dropout, the surviving activations are NOT rescaled by
+    /// 1/(1-P), so the trained network expects lesions at this rate. Validation and
+    /// `infer` use the intact network.
+    #[arg(long, value_name = "P")]
+    pub lesion_prob: Option<f64>,
+
+    /// Data-loader worker threads (0 = batches are built on the training thread).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Print the final summary as JSON on stdout (the same as summary.json).
+    #[arg(long)]
+    pub json: bool,
+}

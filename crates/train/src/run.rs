@@ -1,0 +1,416 @@
+//! One training run, from flags to a complete artifact directory.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use backend::SelectedDevice;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::AdamConfig;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{Learner, SupervisedTraining};
+use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
+use model::artifact::{load_config, save_config, save_model, write_atomic};
+use model::{
+    ArtifactDir, ExperimentConfig, MaskPolicy, MaskedBatch, MaskedMlp,
+    TrainingSummary, parse_neuron_list,
+};
+
+use crate::checkpoint::AtomicCheckpointer;
+use crate::cli::TrainArgs;
+use crate::progress::{LineRenderer, SplitClock, SplitTimes};
+use crate::report;
+
+/// The seed's configuration, compiled in from `configs/mnist-mlp.json` so the file and the
+/// default cannot drift apart.
+pub const SEED_CONFIG_JSON: &str = include_str!("../../../configs/mnist-mlp.json");
+const SEED_CONFIG_NAME: &str = "mnist-mlp";
+/// Validation batches are larger: no gradients, so memory is not the limit.
+const EVAL_BATCH: usize = 1024;
+
+/// The config this run uses: the base (artifact config on resume, --config, or the seed's)
+/// with the flags applied on top, validated.
+pub fn resolve_config(args: &TrainArgs, artifacts: &ArtifactDir) -> Result<ExperimentConfig> {
+    let (mut config, origin) = if args.resume {
+        let path = artifacts.config();
+        if !path.is_file() {
+            bail!(
+                "--resume: {} does not exist; nothing to resume in {} (run without --resume to start)",
+                path.display(),
+                artifacts.root().display()
+            );
+        }
+        (load_config::<ExperimentConfig>(&path)?, path)
+    } else if let Some(path) = &args.config {
+        (load_config::<ExperimentConfig>(path)?, path.clone())
+    } else {
+        let config = serde_json::from_str::<ExperimentConfig>(SEED_CONFIG_JSON)
+            .context("the built-in configs/mnist-mlp.json is invalid")?;
+        (config, PathBuf::from("configs/mnist-mlp.json"))
+    };
+    if let Some(v) = args.epochs {
+        config.epochs = v;
+    }
+    if let Some(v) = args.batch_size {
+        config.batch_size = v;
+    }
+    if let Some(v) = args.lr {
+        config.learning_rate = v;
+    }
+    if let Some(v) = args.seed {
+        config.seed = v;
+    }
+    if let Some(v) = args.limit_train {
+        config.limit_train = Some(v);
+    }
+    if let Some(v) = args.limit_test {
+        config.limit_test = Some(v);
+    }
+    if let Some(hidden) = &args.hidden {
+        if args.resume && *hidden != config.model.hidden {
+            bail!(
+                "--hidden {hidden:?}: the run being resumed has hidden layers {:?} (from {}); \
+                 start a new run in another --artifact-dir to change the network",
+                config.model.hidden,
+                origin.display()
+            );
+        }
+        config.model.hidden = hidden.clone();
+    }
+    let hidden = config.model.hidden.clone();
+    if let Some(list) = &args.train_off {
+        let off = parse_neuron_list(list, &hidden, "--train-off")?;
+        config.train_mask = MaskPolicy::Fixed { off };
+    }
+    if let Some(path) = &args.train_mask {
+        let off = model::neurons::read_fixed_mask_file(path, &hidden, args.mask_semantics)?;
+        config.train_mask = MaskPolicy::Fixed { off };
+    }
+    if let Some(p) = args.lesion_prob {
+        config.train_mask = MaskPolicy::RandomOff {
+            p,
+            seed: config.seed,
+        };
+    }
+    config
+        .validate()
+        .with_context(|| format!("config from {}", origin.display()))?;
+    Ok(config)
+}
+
+/// Default artifact directory: `artifacts/<config file stem>`.
+pub fn default_artifact_dir(args: &TrainArgs) -> PathBuf {
+    let name = args
+        .config
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| SEED_CONFIG_NAME.into());
+    PathBuf::from("artifacts").join(name)
+}
+
+/// Refuse to mix a new run into an old one's files, unless asked to replace them.
+fn prepare_dir(artifacts: &ArtifactDir, args: &TrainArgs) -> Result<()> {
+    let root = artifacts.root();
+    let earlier = artifacts.config().exists() || artifacts.checkpoints().exists();
+    if earlier && !args.resume {
+        if !args.overwrite {
+            bail!(
+                "{} already holds a run; pass --resume to continue it, --overwrite to replace it, \
+                 or choose another --artifact-dir",
+                root.display()
+            );
+        }
+        for sub in [ArtifactDir::CHECKPOINTS, "train", "valid"] {
+            let path = root.join(sub);
+            if path.exists() {
+                std::fs::remove_dir_all(&path)
+                    .with_context(|| format!("{}: cannot remove", path.display()))?;
+            }
+        }
+        for file in [
+            ArtifactDir::MODEL,
+            ArtifactDir::SUMMARY,
+            ArtifactDir::METRICS,
+            ArtifactDir::CURVES,
+        ] {
+            let _ = std::fs::remove_file(root.join(file));
+        }
+    }
+    std::fs::create_dir_all(root).with_context(|| format!("{}: cannot create", root.display()))?;
+    Ok(())
+}
+
+/// Everything a finished run reports.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub summary: TrainingSummary,
+    pub artifacts: ArtifactDir,
+}
+
+/// Train as the flags say and write the complete artifact directory.
+pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let artifacts = ArtifactDir::new(
+        args.artifact_dir
+            .clone()
+            .unwrap_or_else(|| default_artifact_dir(args)),
+    );
+    let config = resolve_config(args, &artifacts)?;
+    prepare_dir(&artifacts, args)?;
+    println!("artifacts: {}", artifacts.root().display());
+
+    let selected = backend::select(args.device)?;
+    if let Some(notice) = &selected.notice {
+        println!("{notice}");
+    }
+    println!("device: {}", selected.description);
+
+    let source = MnistSource::resolve(args.data_dir.as_deref());
+    let mut train_split = source.load(Split::Train)?;
+    let mut test_split = source.load(Split::Test)?;
+    if let Some(n) = config.limit_train {
+        train_split = train_split.truncated(n);
+    }
+    if let Some(n) = config.limit_test {
+        test_split = test_split.truncated(n);
+    }
+    println!(
+        "data: {} ({} training, {} test images)",
+        source.describe(),
+        train_split.len(),
+        test_split.len()
+    );
+    println!(
+        "model: 784 -> {:?} -> 10, Adam lr {}, batch {}, {} epoch(s), seed {}, training mask: {}",
+        config.model.hidden,
+        config.learning_rate,
+        config.batch_size,
+        config.epochs,
+        config.seed,
+        describe_policy(&config.train_mask)
+    );
+
+    let resume_from = if args.resume {
+        let last = artifacts.last_complete_checkpoint().with_context(|| {
+            format!(
+                "--resume: {} holds no complete checkpoint (model, optim and scheduler of one epoch)",
+                artifacts.checkpoints().display()
+            )
+        })?;
+        check_checkpoint(&artifacts, last)?;
+        Some(last)
+    } else {
+        None
+    };
+    save_config(&config, &artifacts.config())?;
+
+    let times = Arc::new(Mutex::new(SplitTimes::default()));
+    let trained = match resume_from {
+        Some(last) if last >= config.epochs => {
+            println!(
+                "checkpoint {last} already covers the {} requested epoch(s); nothing to train",
+                config.epochs
+            );
+            let record = ModuleRecord::load(artifacts.checkpoint_model(last))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display()))?;
+            config
+                .model
+                .init(&selected.device)
+                .try_load_record(record)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display()))?
+        }
+        _ => fit(
+            &config,
+            &selected,
+            &artifacts,
+            &train_split,
+            &test_split,
+            resume_from,
+            times.clone(),
+        )?,
+    };
+
+    save_model(&trained, &artifacts.model())?;
+    let (test_loss, test_accuracy) = evaluate(&trained, &config, &test_split, &selected.device)?;
+
+    let times = times.lock().map(|t| t.clone()).unwrap_or_default();
+    let rows = report::collect_metrics(&artifacts, config.epochs, &times);
+    report::write_metrics_csv(&artifacts.metrics(), &rows)?;
+    report::draw_curves(&artifacts.curves(), &rows)
+        .map_err(|e| anyhow::anyhow!("{}: cannot draw: {e}", artifacts.curves().display()))?;
+
+    let epoch_seconds: Vec<f64> = (1..=config.epochs)
+        .filter_map(|e| times.seconds(e, "train"))
+        .collect();
+    let trained_images = epoch_seconds.len() * train_split.len();
+    let train_secs: f64 = epoch_seconds.iter().sum();
+    let summary = TrainingSummary {
+        test_accuracy,
+        test_loss,
+        epochs: config.epochs,
+        epoch_seconds,
+        device: selected.description.clone(),
+        train_samples: train_split.len(),
+        train_samples_per_second: if train_secs > 0.0 {
+            trained_images as f64 / train_secs
+        } else {
+            0.0
+        },
+        total_seconds: started.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string_pretty(&summary)?;
+    write_atomic(&artifacts.summary(), json.as_bytes())?;
+    Ok(RunOutcome { summary, artifacts })
+}
+
+fn describe_policy(policy: &MaskPolicy) -> String {
+    match policy {
+        MaskPolicy::None => "none".into(),
+        MaskPolicy::Fixed { off } => {
+            let parts: Vec<String> = off
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| !l.is_empty())
+                .map(|(layer, l)| format!("layer {layer}: {} neuron(s) off", l.len()))
+                .collect();
+            if parts.is_empty() {
+                "none".into()
+            } else {
+                format!("fixed ({})", parts.join(", "))
+            }
+        }
+        MaskPolicy::RandomOff { p, .. } => {
+            format!("random lesions, each neuron off with p = {p}, no rescaling")
+        }
+    }
+}
+
+/// Decode all three files of the checkpoint first: the Learner panics on a damaged one.
+fn check_checkpoint(artifacts: &ArtifactDir, epoch: usize) -> Result<()> {
+    let dir = artifacts.checkpoints();
+    AtomicCheckpointer::new(&dir, "model")
+        .check::<ModuleRecord>(epoch)
+        .and_then(|_| {
+            AtomicCheckpointer::new(&dir, "optim").check::<burn::optim::OptimizerRecord>(epoch)
+        })
+        .and_then(|_| {
+            AtomicCheckpointer::new(&dir, "scheduler")
+                .check::<burn::lr_scheduler::LrSchedulerRecord>(epoch)
+        })
+        .map_err(|e| anyhow::anyhow!("--resume: checkpoint {epoch} is unreadable: {e}"))
+}
+
+fn fit(
+    config: &ExperimentConfig,
+    selected: &SelectedDevice,
+    artifacts: &ArtifactDir,
+    train_split: &MnistSplit,
+    test_split: &MnistSplit,
+    resume_from: Option<usize>,
+    times: Arc<Mutex<SplitTimes>>,
+) -> Result<MaskedMlp> {
+    let device = selected.device.clone();
+    device.seed(config.seed);
+    let hidden = config.model.hidden.clone();
+    let train_loader = DataLoaderBuilder::new(MnistBatcher::new(
+        train_split.clone(),
+        hidden.clone(),
+        config.train_mask.clone(),
+    ))
+    .batch_size(config.batch_size)
+    .shuffle(config.seed)
+    .set_device(device.clone())
+    .build(IndexDataset::of(train_split));
+    let valid_loader = DataLoaderBuilder::new(MnistBatcher::new(
+        test_split.clone(),
+        hidden,
+        evaluation_policy(&config.train_mask),
+    ))
+    .batch_size(EVAL_BATCH)
+    .set_device(device.clone())
+    .build(IndexDataset::of(test_split));
+
+    let dir = artifacts.checkpoints();
+    let mut training = SupervisedTraining::new(artifacts.root(), train_loader, valid_loader)
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .with_custom_checkpointers(
+            AtomicCheckpointer::new(&dir, "model"),
+            AtomicCheckpointer::new(&dir, "optim"),
+            AtomicCheckpointer::new(&dir, "scheduler"),
+        )
+        .with_application_logger(None)
+        .with_progress_logger(SplitClock::new(times))
+        .num_epochs(config.epochs)
+        .summary();
+    if !(cfg!(feature = "tui") && std::io::stdout().is_terminal()) {
+        training = training.renderer(Box::new(LineRenderer::new(Duration::from_secs(2))));
+    }
+    if let Some(epoch) = resume_from {
+        training = training.checkpoint(epoch);
+    }
+    let model = config.model.init(&device.clone().autodiff());
+    let optimizer: AdamConfig = config.optimizer.clone();
+    let result = training.launch(Learner::new(model, optimizer.init(), config.learning_rate));
+    if let Some(error) = result.error {
+        bail!("training failed: {error}");
+    }
+    if let Some(interruption) = result.interrupted {
+        bail!("training was interrupted: {interruption:?}");
+    }
+    Ok(result.model.valid())
+}
+
+/// Validation and test see the network that inference will use: a fixed sub-network keeps its
+/// mask, random lesions are a training device only.
+fn evaluation_policy(policy: &MaskPolicy) -> MaskPolicy {
+    match policy {
+        MaskPolicy::RandomOff { .. } => MaskPolicy::None,
+        other => other.clone(),
+    }
+}
+
+/// Test loss and accuracy (fraction) of the final model, computed here in one pass rather than
+/// read from the Learner's logs.
+pub fn evaluate(
+    model: &MaskedMlp,
+    config: &ExperimentConfig,
+    split: &MnistSplit,
+    device: &Device,
+) -> Result<(f64, f64)> {
+    let batcher = MnistBatcher::new(
+        split.clone(),
+        config.model.hidden.clone(),
+        evaluation_policy(&config.train_mask),
+    );
+    let items: Vec<usize> = (0..split.len()).collect();
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    for chunk in items.chunks(EVAL_BATCH) {
+        let batch: MaskedBatch =
+            burn::data::dataloader::batcher::Batcher::batch(&batcher, chunk.to_vec(), device);
+        let logits = model
+            .forward_masked(batch.images, &batch.masks)
+            .context("evaluation mask")?;
+        let loss: f32 = loss_fn
+            .forward(logits.clone(), batch.targets.clone())
+            .into_scalar();
+        loss_sum += loss as f64 * chunk.len() as f64;
+        let hits: i64 = logits
+            .argmax(1)
+            .squeeze::<1>()
+            .equal(batch.targets)
+            .int()
+            .sum()
+            .into_scalar();
+        correct += hits as usize;
+    }
+    let n = split.len().max(1) as f64;
+    Ok((loss_sum / n, correct as f64 / n))
+}

@@ -1,0 +1,214 @@
+//! End-to-end training on the real MNIST (`../shared/data/mnist` or `$MNIST_DIR`).
+//!
+//! The runs share the process-wide flex device and its seed, so they take a lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use burn::prelude::*;
+use clap::Parser;
+use model::artifact::{load_config, load_model};
+use model::{ArtifactDir, ExperimentConfig, MaskPolicy, TrainingSummary};
+use train::TrainArgs;
+
+static DEVICE_LOCK: Mutex<()> = Mutex::new(());
+
+fn mnist_dir() -> PathBuf {
+    std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
+}
+
+fn args(dir: &Path, extra: &[&str]) -> TrainArgs {
+    let mnist = mnist_dir();
+    let mut argv = vec![
+        "train".to_string(),
+        "--data-dir".into(),
+        mnist.display().to_string(),
+        "--artifact-dir".into(),
+        dir.display().to_string(),
+        "--device".into(),
+        "flex".into(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    TrainArgs::try_parse_from(argv).expect("valid flags")
+}
+
+fn train(dir: &Path, extra: &[&str]) -> train::RunOutcome {
+    let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    train::run(&args(dir, extra)).expect("training succeeds")
+}
+
+fn weights(model: &model::MaskedMlp) -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    for l in model.hidden.iter().chain(std::iter::once(&model.output)) {
+        out.push(l.weight.val().into_data().convert::<f32>().into_vec().expect("f32"));
+        if let Some(b) = &l.bias {
+            out.push(b.val().into_data().convert::<f32>().into_vec().expect("f32"));
+        }
+    }
+    out
+}
+
+#[test]
+fn seed_config_file_is_the_built_in_default() {
+    let file: ExperimentConfig =
+        load_config(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mnist-mlp.json"))
+            .expect("configs/mnist-mlp.json loads");
+    let seed = ExperimentConfig::seed_run();
+    assert_eq!(file.model, seed.model);
+    assert_eq!(file.model.hidden, vec![600]);
+    assert_eq!((file.epochs, file.batch_size), (10, 128));
+    assert_eq!(file.learning_rate, 1e-3);
+    assert_eq!(file.train_mask, MaskPolicy::None);
+    assert_eq!(
+        serde_json::to_value(&file.optimizer).expect("json"),
+        serde_json::to_value(&seed.optimizer).expect("json")
+    );
+    let quick: ExperimentConfig = load_config(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mnist-mlp-quick.json"),
+    )
+    .expect("quick config loads");
+    assert_eq!((quick.epochs, quick.limit_train), (1, Some(10_000)));
+}
+
+#[test]
+#[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
+fn quick_run_reaches_90_percent_and_leaves_a_complete_artifact_dir() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let quick = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mnist-mlp-quick.json");
+    let outcome = train(tmp.path(), &["--config", &quick.display().to_string()]);
+    let s = &outcome.summary;
+    assert!(s.test_accuracy >= 0.90, "test accuracy {}", s.test_accuracy);
+    assert_eq!(s.epochs, 1);
+    assert_eq!(s.epoch_seconds.len(), 1);
+    assert!(s.train_samples_per_second > 0.0);
+
+    let art = ArtifactDir::new(tmp.path());
+    for path in [
+        art.config(),
+        art.model(),
+        art.summary(),
+        art.metrics(),
+        art.curves(),
+        art.checkpoint_model(1),
+    ] {
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{} missing or empty", path.display());
+    }
+    let png = std::fs::read(art.curves()).expect("png");
+    assert_eq!(&png[1..4], b"PNG");
+    let csv = std::fs::read_to_string(art.metrics()).expect("csv");
+    assert!(csv.starts_with("epoch,split,loss,accuracy,seconds\n"), "{csv}");
+    assert!(csv.contains("\n1,train,") && csv.contains("\n1,valid,"), "{csv}");
+    let summary: TrainingSummary =
+        serde_json::from_str(&std::fs::read_to_string(art.summary()).expect("json")).expect("summary");
+    assert_eq!(&summary, s);
+
+    // model.bpk reloads into the network config.json describes and scores the same.
+    let config: ExperimentConfig = load_config(&art.config()).expect("config.json");
+    let device = Device::flex();
+    let reloaded = load_model(&config.model, &art.model(), &device).expect("model.bpk reloads");
+    let test = data::MnistSource::Dir(mnist_dir())
+        .load(data::Split::Test)
+        .expect("test split");
+    let (loss, acc) = train::run::evaluate(&reloaded, &config, &test, &device).expect("evaluate");
+    assert!((acc - s.test_accuracy).abs() < 1e-9, "{acc} vs {}", s.test_accuracy);
+    assert!((loss - s.test_loss).abs() < 1e-5, "{loss} vs {}", s.test_loss);
+}
+
+#[test]
+#[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
+fn resume_continues_at_the_next_epoch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let small = ["--limit-train", "2000", "--limit-test", "1000"];
+    let first = train(tmp.path(), &[&small[..], &["--epochs", "1"]].concat());
+    assert_eq!(first.summary.epoch_seconds.len(), 1);
+
+    let second = train(tmp.path(), &[&small[..], &["--resume", "--epochs", "2"]].concat());
+    // Only epoch 2 was trained by the second process...
+    assert_eq!(second.summary.epoch_seconds.len(), 1, "{:?}", second.summary);
+    assert_eq!(second.summary.epochs, 2);
+    let art = ArtifactDir::new(tmp.path());
+    assert!(art.checkpoint_model(2).is_file());
+    // ...and the metrics cover both epochs, epoch 1 from the first process's logs.
+    let csv = std::fs::read_to_string(art.metrics()).expect("csv");
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(rows[0].starts_with("1,train,") && rows[0].ends_with(','), "epoch 1 not re-timed: {csv}");
+    assert!(rows[2].starts_with("2,train,") && !rows[2].ends_with(','), "{csv}");
+    let config: ExperimentConfig = load_config(&art.config()).expect("config");
+    assert_eq!(config.epochs, 2);
+}
+
+#[test]
+#[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
+fn same_seed_same_backend_gives_identical_weights() {
+    let (a, b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let flags = ["--limit-train", "1500", "--limit-test", "500", "--epochs", "1", "--seed", "7"];
+    train(a.path(), &flags);
+    train(b.path(), &flags);
+    let device = Device::flex();
+    let config = ExperimentConfig::seed_run();
+    let wa = weights(&load_model(&config.model, &ArtifactDir::new(a.path()).model(), &device).expect("a"));
+    let wb = weights(&load_model(&config.model, &ArtifactDir::new(b.path()).model(), &device).expect("b"));
+    assert_eq!(wa, wb);
+}
+
+#[test]
+#[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
+fn neurons_switched_off_in_training_keep_their_initial_weights() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let off = [3usize, 17, 42];
+    train(
+        tmp.path(),
+        &["--limit-train", "1500", "--limit-test", "500", "--epochs", "1", "--seed", "11", "--train-off", "3,17,42"],
+    );
+    let art = ArtifactDir::new(tmp.path());
+    let config: ExperimentConfig = load_config(&art.config()).expect("config");
+    assert_eq!(config.train_mask, MaskPolicy::Fixed { off: vec![off.to_vec()] });
+
+    let device = Device::flex();
+    let trained = load_model(&config.model, &art.model(), &device).expect("trained");
+    // The initial weights: the same seed on the same device, before any step.
+    let initial = {
+        let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let d = Device::flex();
+        d.seed(11);
+        config.model.init(&d.autodiff()).valid()
+    };
+    let rows = |m: &model::MaskedMlp| -> Vec<Vec<f32>> {
+        let w: Vec<f32> = m.output.weight.val().into_data().convert::<f32>().into_vec().expect("f32");
+        w.chunks(10).map(<[f32]>::to_vec).collect()
+    };
+    let (t, i) = (rows(&trained), rows(&initial));
+    for j in 0..600 {
+        if off.contains(&j) {
+            assert_eq!(t[j], i[j], "outgoing weights of switched-off neuron {j} moved");
+        }
+    }
+    let moved = (0..600).filter(|j| !off.contains(j) && t[*j] != i[*j]).count();
+    assert!(moved > 500, "only {moved} other neurons' weights moved: wrong initial weights?");
+}
+
+#[test]
+#[ignore = "slow: wgpu on a software Vulkan driver compiles shaders for minutes on a cold cache"]
+fn trains_briefly_on_wgpu_when_compiled_in() {
+    if !backend::DeviceChoice::Wgpu.is_compiled() {
+        eprintln!("wgpu feature not compiled in; skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut a = args(
+        tmp.path(),
+        &["--limit-train", "1024", "--limit-test", "512", "--epochs", "1"],
+    );
+    a.device = backend::DeviceChoice::Wgpu;
+    let outcome = {
+        let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        train::run(&a).expect("wgpu training runs (on CI: Mesa lavapipe)")
+    };
+    assert!(outcome.summary.device.starts_with("wgpu"), "{}", outcome.summary.device);
+    assert!(outcome.summary.test_accuracy > 0.5, "{:?}", outcome.summary);
+    println!("wgpu: {:?}", outcome.summary);
+}
