@@ -82,7 +82,9 @@ pub enum BackendError {
         reason: String,
         hint: String,
     },
-    #[error("this binary was built without any backend; rebuild with `--features flex` (CPU) or `--features wgpu` (GPU)")]
+    #[error(
+        "this binary was built without any backend; rebuild with `--features flex` (CPU) or `--features wgpu` (GPU)"
+    )]
     NoneCompiled,
 }
 
@@ -120,6 +122,63 @@ pub fn select(choice: DeviceChoice) -> Result<SelectedDevice, BackendError> {
         choice,
         device,
         description,
+        notice: None,
+    })
+}
+
+/// Parse `--devices` entries such as `cuda:0`, `wgpu:1` or `flex` and start each device.
+/// For wgpu, `wgpu:N` is the N-th discrete GPU; a bare name is index 0.
+pub fn select_many(specs: &[String]) -> Result<Vec<SelectedDevice>, BackendError> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (name, index) = match spec.split_once(':') {
+                Some((n, i)) => (n, i.parse::<usize>().ok()),
+                None => (spec.as_str(), Some(0)),
+            };
+            let choice = <DeviceChoice as clap::ValueEnum>::from_str(name, true)
+                .ok()
+                .filter(|c| *c != DeviceChoice::Auto);
+            let (Some(choice), Some(index)) = (choice, index) else {
+                return Err(BackendError::Unavailable {
+                    choice: DeviceChoice::Auto,
+                    reason: format!("`{spec}` is not a device"),
+                    hint: "write devices as `cuda:0`, `wgpu:1` or `flex`".into(),
+                });
+            };
+            if index == 0 {
+                return select(choice);
+            }
+            indexed_device(choice, index)
+        })
+        .collect()
+}
+
+fn indexed_device(choice: DeviceChoice, index: usize) -> Result<SelectedDevice, BackendError> {
+    if !choice.is_compiled() {
+        return Err(BackendError::NotCompiled {
+            choice,
+            have: have(),
+        });
+    }
+    let device = match choice {
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda => Device::cuda(index),
+        #[cfg(feature = "wgpu")]
+        DeviceChoice::Wgpu => Device::wgpu(DeviceKind::DiscreteGpu(index)),
+        _ => {
+            return Err(BackendError::Unavailable {
+                choice,
+                reason: format!("{choice} has a single device; `{choice}:{index}` does not exist"),
+                hint: format!("use `{choice}`"),
+            });
+        }
+    };
+    probe(choice, &device)?;
+    Ok(SelectedDevice {
+        choice,
+        device,
+        description: format!("{choice}:{index}"),
         notice: None,
     })
 }
@@ -278,8 +337,10 @@ fn cuda_device() -> Started {
 #[cfg(feature = "wgpu")]
 fn wgpu_device(hardware_only: bool) -> Started {
     use wgpu::DeviceType;
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::from_env_or_default());
-    let adapters = futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters =
+        futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     let infos: Vec<_> = adapters.iter().map(|a| a.get_info()).collect();
     let hardware = |t: DeviceType| {
         matches!(
@@ -296,10 +357,11 @@ fn wgpu_device(hardware_only: bool) -> Started {
         let reason = if infos.is_empty() {
             "wgpu found no adapter (no Vulkan, Metal, DX12 or GL driver)".to_string()
         } else {
-            let names: Vec<_> = infos
+            let mut names: Vec<_> = infos
                 .iter()
                 .map(|i| format!("{} ({:?})", i.name, i.device_type))
                 .collect();
+            names.dedup();
             format!("wgpu found only software adapters: {}", names.join(", "))
         };
         return Err(BackendError::Unavailable {
@@ -318,7 +380,10 @@ fn wgpu_device(hardware_only: bool) -> Started {
         DeviceType::Cpu => DeviceKind::Cpu,
         DeviceType::Other => DeviceKind::DefaultDevice,
     };
-    let description = format!("wgpu: {} ({:?}, {:?})", info.name, info.device_type, info.backend);
+    let description = format!(
+        "wgpu: {} ({:?}, {:?})",
+        info.name, info.device_type, info.backend
+    );
     Ok((Device::wgpu(kind), description))
 }
 
@@ -345,9 +410,13 @@ mod tests {
 
     #[test]
     fn a_backend_not_compiled_in_is_a_clear_error() {
-        let missing = [DeviceChoice::Cuda, DeviceChoice::Ndarray, DeviceChoice::Wgpu]
-            .into_iter()
-            .find(|c| !c.is_compiled());
+        let missing = [
+            DeviceChoice::Cuda,
+            DeviceChoice::Ndarray,
+            DeviceChoice::Wgpu,
+        ]
+        .into_iter()
+        .find(|c| !c.is_compiled());
         if let Some(choice) = missing {
             let err = select(choice).expect_err("must refuse");
             let msg = err.to_string();

@@ -173,7 +173,8 @@ impl Reader<'_> {
         let mut probe = [0u8; 4096];
         let extra = read_up_to(&mut self.inner, &mut probe).map_err(|e| self.io(e))?;
         if extra > 0 {
-            let rest = std::io::copy(&mut self.inner, &mut std::io::sink()).map_err(|e| self.io(e))?;
+            let rest =
+                std::io::copy(&mut self.inner, &mut std::io::sink()).map_err(|e| self.io(e))?;
             return Err(IdxError::TrailingData {
                 path: self.path.to_path_buf(),
                 expected: len,

@@ -58,7 +58,10 @@ impl MnistSplit {
             ));
         }
         if let Some(i) = labels.iter().position(|&l| l >= 10) {
-            return Err(format!("label[{i}] is {}; expected a digit 0..=9", labels[i]));
+            return Err(format!(
+                "label[{i}] is {}; expected a digit 0..=9",
+                labels[i]
+            ));
         }
         Ok(Self {
             pixels: pixels.into(),

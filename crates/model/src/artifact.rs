@@ -211,7 +211,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = dir.unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    // Artifacts are ordinary files (rw-r--r--), not tempfile's private 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
@@ -245,7 +252,10 @@ pub fn load_config<C: Config>(path: &Path) -> Result<C, ArtifactError> {
     if let Some(field) = unknown_field(&given, &known, "") {
         return Err(invalid(format!(
             "unknown field `{field}`; expected only the fields of {}",
-            std::any::type_name::<C>().rsplit("::").next().unwrap_or("the config")
+            std::any::type_name::<C>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("the config")
         )));
     }
     Ok(config)
@@ -257,7 +267,8 @@ fn unknown_field(
     known: &serde_json::Value,
     prefix: &str,
 ) -> Option<String> {
-    let (serde_json::Value::Object(given), serde_json::Value::Object(known)) = (given, known) else {
+    let (serde_json::Value::Object(given), serde_json::Value::Object(known)) = (given, known)
+    else {
         return None;
     };
     given.iter().find_map(|(key, value)| {
@@ -306,13 +317,10 @@ pub fn load_model(
     })?;
     let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
         .map_err(|e| invalid(format!("not a readable burnpack record: {e}")))?;
-    config
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| {
-            invalid(format!(
-                "weights do not fit the network 784 -> {:?} -> {}: {e}",
-                config.hidden, config.num_classes
-            ))
-        })
+    config.init(device).try_load_record(record).map_err(|e| {
+        invalid(format!(
+            "weights do not fit the network 784 -> {:?} -> {}: {e}",
+            config.hidden, config.num_classes
+        ))
+    })
 }

@@ -31,7 +31,11 @@ pub enum MaskError {
     )]
     Rows { batch: usize, found: usize },
     #[error("mask value at row {row}, column {column} is {value}; expected exactly 0 or 1")]
-    NotBinary { row: usize, column: usize, value: f32 },
+    NotBinary {
+        row: usize,
+        column: usize,
+        value: f32,
+    },
     #[error("neuron index {index} is out of range; the layer has {width} neurons (0..={max})", max = width - 1)]
     IndexOutOfRange { index: usize, width: usize },
     #[error("lesion probability is {0}; expected a number in [0, 1]")]
@@ -100,16 +104,15 @@ impl NeuronMask {
     /// From a keep-tensor already on a device (1 = on). Its values are read back and checked.
     pub fn from_keep_tensor(keep: Tensor<2>) -> Result<Self, MaskError> {
         let [rows, width] = keep.dims();
-        let values: Vec<f32> = keep
-            .to_data()
-            .convert::<f32>()
-            .into_vec()
-            .map_err(|_| MaskError::Length {
-                rows,
-                width,
-                expected: rows * width,
-                found: 0,
-            })?;
+        let values: Vec<f32> =
+            keep.to_data()
+                .try_into_vec_as::<f32>()
+                .map_err(|_| MaskError::Length {
+                    rows,
+                    width,
+                    expected: rows * width,
+                    found: 0,
+                })?;
         check_binary(&values, rows, width)?;
         Ok(Self { keep, rows, width })
     }
@@ -178,8 +181,7 @@ impl NeuronMask {
     pub fn keep_values(&self) -> Vec<f32> {
         self.keep
             .to_data()
-            .convert::<f32>()
-            .into_vec()
+            .try_into_vec_as::<f32>()
             .unwrap_or_default()
     }
 

@@ -24,7 +24,9 @@ impl FromStr for MaskSemantics {
         match s {
             "keep" => Ok(Self::Keep),
             "off" => Ok(Self::Off),
-            other => Err(format!("`{other}`: expected `keep` (1 = on) or `off` (1 = off)")),
+            other => Err(format!(
+                "`{other}`: expected `keep` (1 = on) or `off` (1 = off)"
+            )),
         }
     }
 }
@@ -43,7 +45,9 @@ impl fmt::Display for MaskSemantics {
 pub enum NeuronListError {
     #[error("{origin}: the list is empty; expected neuron indices such as `3,17,42` or `1:5`")]
     Empty { origin: String },
-    #[error("{origin}: `{token}` is not a neuron; expected `index` or `layer:index` with whole numbers")]
+    #[error(
+        "{origin}: `{token}` is not a neuron; expected `index` or `layer:index` with whole numbers"
+    )]
     Syntax { origin: String, token: String },
     #[error("{origin}: layer {layer} does not exist; the network has {layers} hidden layer(s) (0..={max})", max = layers - 1)]
     Layer {
@@ -191,8 +195,8 @@ pub fn read_fixed_mask_file(
     let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
     let trimmed = text.trim();
     if trimmed.starts_with('{') {
-        let value: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|e| file_err(format!("invalid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| file_err(format!("invalid JSON: {e}")))?;
         let (key, list) = match (value.get("off"), value.get("keep")) {
             (Some(list), None) => ("off", list),
             (None, Some(list)) => ("keep", list),
@@ -218,7 +222,11 @@ pub fn read_fixed_mask_file(
         let listed = if names.is_empty() {
             vec![Vec::new(); hidden.len()]
         } else {
-            parse_neuron_list(&names.join(","), hidden, &format!("{origin}: field `{key}`"))?
+            parse_neuron_list(
+                &names.join(","),
+                hidden,
+                &format!("{origin}: field `{key}`"),
+            )?
         };
         return Ok(if key == "off" {
             listed
@@ -242,9 +250,8 @@ pub fn read_fixed_mask_file(
         .filter(|t| !t.is_empty())
         .enumerate()
         .map(|(i, t)| {
-            t.parse::<f32>().map_err(|_| {
-                file_err(format!("column {} is `{t}`; expected 0 or 1", i + 1))
-            })
+            t.parse::<f32>()
+                .map_err(|_| file_err(format!("column {} is `{t}`; expected 0 or 1", i + 1)))
         })
         .collect::<Result<Vec<f32>, _>>()?;
     off_lists_from_row(&values, hidden, semantics, &origin)

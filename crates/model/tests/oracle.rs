@@ -28,7 +28,7 @@ fn tensor(values: &[f32], rows: usize, cols: usize) -> Tensor<2> {
 }
 
 fn values(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().convert::<f32>().into_vec().expect("f32 data")
+    t.into_data().try_into_vec_as::<f32>().expect("f32 data")
 }
 
 /// One Linear layer's weights as host vectors: `w[i][o]` (Burn's [in, out] layout) and `b[o]`.
@@ -46,7 +46,7 @@ fn host_linear(linear: &burn::nn::Linear) -> HostLinear {
     let b = linear
         .bias
         .as_ref()
-        .map(|b| b.val().into_data().convert::<f32>().into_vec().expect("bias"))
+        .map(|b| b.val().into_data().try_into_vec_as::<f32>().expect("bias"))
         .unwrap_or_else(|| vec![0.0; d_out]);
     HostLinear { w, b }
 }
@@ -89,7 +89,10 @@ fn oracle(model: &MaskedMlp, images: &[f32], batch: usize, keep: &[Vec<Vec<f32>>
 fn assert_close(a: &[f32], b: &[f32]) {
     assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "index {i}: {x} vs {y}");
+        assert!(
+            (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+            "index {i}: {x} vs {y}"
+        );
     }
 }
 
@@ -108,7 +111,11 @@ fn all_ones_mask_equals_no_mask_bit_for_bit() {
     let plain = values(model.forward(images.clone()));
     let ones = HiddenMasks::first_layer(NeuronMask::all_on(8, &device()).expect("mask"));
     let masked = values(model.forward_masked(images.clone(), &ones).expect("fits"));
-    let none = values(model.forward_masked(images, &HiddenMasks::none()).expect("fits"));
+    let none = values(
+        model
+            .forward_masked(images, &HiddenMasks::none())
+            .expect("fits"),
+    );
     assert_eq!(plain, masked);
     assert_eq!(plain, none);
 }
@@ -147,7 +154,10 @@ fn switching_neuron_off_equals_zeroing_its_weight_column_and_bias() {
         assert_close(&got, &expected);
         // And it must actually differ from the intact network for some input.
         let intact = values(model.forward(tensor(&images, 4, 12)));
-        assert_ne!(got, intact, "neuron {j} had no effect; pick inputs that activate it");
+        assert_ne!(
+            got, intact,
+            "neuron {j} had no effect; pick inputs that activate it"
+        );
     }
 }
 
@@ -206,7 +216,11 @@ fn two_hidden_layers_with_per_sample_masks_on_both_match_the_oracle() {
     let mut masks = Vec::new();
     for width in [8, 6] {
         let rows: Vec<Vec<f32>> = (0..batch)
-            .map(|_| (0..width).map(|_| f32::from(rng.random_bool(0.6))).collect())
+            .map(|_| {
+                (0..width)
+                    .map(|_| f32::from(rng.random_bool(0.6)))
+                    .collect()
+            })
             .collect();
         let flat: Vec<f32> = rows.concat();
         masks.push(Some(
@@ -239,11 +253,18 @@ fn off_values_and_keep_values_name_opposite_conventions() {
 fn keep_tensor_is_validated_after_reading_it_back() {
     let d = device();
     let good = tensor(&[1.0, 0.0, 1.0, 1.0], 2, 2);
-    assert_eq!(NeuronMask::from_keep_tensor(good).expect("binary").rows(), 2);
+    assert_eq!(
+        NeuronMask::from_keep_tensor(good).expect("binary").rows(),
+        2
+    );
     let bad = tensor(&[1.0, 0.5, 1.0, 1.0], 2, 2);
     assert!(matches!(
         NeuronMask::from_keep_tensor(bad),
-        Err(MaskError::NotBinary { row: 0, column: 1, .. })
+        Err(MaskError::NotBinary {
+            row: 0,
+            column: 1,
+            ..
+        })
     ));
     let _ = d;
 }
@@ -272,14 +293,21 @@ fn bad_masks_are_typed_errors_not_panics() {
     let too_many_layers = HiddenMasks::per_layer(vec![None, None]);
     assert!(matches!(
         model.forward_masked(images, &too_many_layers),
-        Err(MaskError::LayerCount { expected: 1, found: 2 })
+        Err(MaskError::LayerCount {
+            expected: 1,
+            found: 2
+        })
     ));
 
     let mut two = vec![1.0; 8];
     two[5] = 2.0;
     assert_eq!(
         NeuronMask::from_keep_values(&two, 1, 8, &d).expect_err("2 is not binary"),
-        MaskError::NotBinary { row: 0, column: 5, value: 2.0 }
+        MaskError::NotBinary {
+            row: 0,
+            column: 5,
+            value: 2.0
+        }
     );
     let mut nan = vec![1.0; 16];
     nan[9] = f32::NAN;
@@ -293,11 +321,18 @@ fn bad_masks_are_typed_errors_not_panics() {
     );
     assert_eq!(
         NeuronMask::keep_only(8, &[100], &d).expect_err("index 100 of 8"),
-        MaskError::IndexOutOfRange { index: 100, width: 8 }
+        MaskError::IndexOutOfRange {
+            index: 100,
+            width: 8
+        }
     );
     assert!(matches!(
         NeuronMask::from_keep_values(&[1.0; 7], 1, 8, &d),
-        Err(MaskError::Length { expected: 8, found: 7, .. })
+        Err(MaskError::Length {
+            expected: 8,
+            found: 7,
+            ..
+        })
     ));
     assert_eq!(
         NeuronMask::from_keep_values(&[], 0, 8, &d).expect_err("no rows"),

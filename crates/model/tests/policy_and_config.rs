@@ -23,7 +23,10 @@ fn random_masks_are_reproducible_and_fresh_per_batch() {
     assert_ne!(a, c, "another batch, fresh masks");
     assert_eq!(a[0].len(), 3 * 64, "one row per sample");
     let off = a[0].iter().filter(|&&k| k == 0.0).count();
-    assert!((40..=152).contains(&off), "about half of 192 off, got {off}");
+    assert!(
+        (40..=152).contains(&off),
+        "about half of 192 off, got {off}"
+    );
     let rows = &a[0];
     assert_ne!(rows[..64], rows[64..128], "each sample has its own row");
 }
@@ -56,7 +59,9 @@ fn config_round_trips_and_rejects_unknown_fields_and_bad_values() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("c.json");
     let config = ExperimentConfig::seed_run()
-        .with_train_mask(MaskPolicy::Fixed { off: vec![vec![3, 17]] })
+        .with_train_mask(MaskPolicy::Fixed {
+            off: vec![vec![3, 17]],
+        })
         .with_limit_train(Some(1000));
     save_config(&config, &path).expect("save");
     let back: ExperimentConfig = load_config(&path).expect("load");
@@ -66,17 +71,44 @@ fn config_round_trips_and_rejects_unknown_fields_and_bad_values() {
     assert!(back.validate().is_ok());
 
     let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(&path, text.replacen("\"epochs\"", "\"epochz\"", 1)).expect("write");
+    std::fs::write(
+        &path,
+        text.replacen("\"epochs\"", "\"epochz\": 3, \"epochs\"", 1),
+    )
+    .expect("write");
     let err = load_config::<ExperimentConfig>(&path).expect_err("unknown field");
     let msg = err.to_string();
-    assert!(msg.contains("c.json") && msg.contains("epochz"), "{msg}");
+    assert!(
+        msg.contains("c.json") && msg.contains("unknown field `epochz`"),
+        "{msg}"
+    );
+    let nested = text.replacen("\"beta_1\"", "\"beta_one\": 0.5, \"beta_1\"", 1);
+    std::fs::write(&path, nested).expect("write");
+    let msg = load_config::<ExperimentConfig>(&path)
+        .expect_err("nested")
+        .to_string();
+    assert!(msg.contains("optimizer.beta_one"), "{msg}");
+    std::fs::write(&path, text.replacen("\"epochs\"", "\"epochz\"", 1)).expect("write");
+    let msg = load_config::<ExperimentConfig>(&path)
+        .expect_err("missing")
+        .to_string();
+    assert!(msg.contains("c.json") && msg.contains("epochs"), "{msg}");
 
     for (bad, field) in [
-        (ExperimentConfig::seed_run().with_learning_rate(-1.0), "learning_rate"),
-        (ExperimentConfig::seed_run().with_batch_size(0), "batch_size"),
+        (
+            ExperimentConfig::seed_run().with_learning_rate(-1.0),
+            "learning_rate",
+        ),
+        (
+            ExperimentConfig::seed_run().with_batch_size(0),
+            "batch_size",
+        ),
         (ExperimentConfig::seed_run().with_epochs(0), "epochs"),
         (
-            ExperimentConfig::new(MaskedMlpConfig::new().with_hidden(vec![]), burn::optim::AdamConfig::new()),
+            ExperimentConfig::new(
+                MaskedMlpConfig::new().with_hidden(vec![]),
+                burn::optim::AdamConfig::new(),
+            ),
             "model",
         ),
     ] {

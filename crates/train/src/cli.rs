@@ -14,7 +14,7 @@ Examples:
   # CPU only, built without wgpu:
   cargo run -p train --release --no-default-features --features flex -- --data-dir DIR
 
-  # A quick smoke run: 10k images, 1 epoch:
+  # A quick smoke run: 20k images, 1 epoch:
   train --config configs/mnist-mlp-quick.json --data-dir DIR
 
   # A deeper net, with neurons 3, 17 and layer-1 neuron 42 off during training:
@@ -73,6 +73,12 @@ pub struct TrainArgs {
     /// Backend to run on: `auto` takes a hardware GPU if there is one, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+
+    /// Data-parallel training on several devices, e.g. `cuda:0,cuda:1` or `wgpu:0,wgpu:1`:
+    /// each batch is split across them and the optimizer steps on the first. Overrides
+    /// --device. CPU backends are one device each, so this is for machines with several GPUs.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub devices: Option<Vec<String>>,
 
     /// Train on the first N training images only.
     #[arg(long, value_name = "N")]

@@ -253,8 +253,7 @@ impl TrainingProgressLogger for LineRenderer {
     }
     fn update_split(&mut self, items_processed: usize) {
         self.position.processed = items_processed;
-        if self.last_print.elapsed() >= self.every && items_processed < self.position.split_items
-        {
+        if self.last_print.elapsed() >= self.every && items_processed < self.position.split_items {
             self.last_print = Instant::now();
             let p = &self.position;
             self.line(&format!("iter {}/{}", items_processed, p.split_items));

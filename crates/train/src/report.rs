@@ -117,7 +117,11 @@ pub fn draw_curves(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
             let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
             let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let pad = ((hi - lo) * 0.1).max(1e-3);
-            let (lo, hi) = if lo.is_finite() { (lo - pad, hi + pad) } else { (0.0, 1.0) };
+            let (lo, hi) = if lo.is_finite() {
+                (lo - pad, hi + pad)
+            } else {
+                (0.0, 1.0)
+            };
             let mut chart = ChartBuilder::on(area)
                 .caption(title, ("sans-serif", 22))
                 .margin(12)

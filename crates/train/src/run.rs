@@ -14,12 +14,12 @@ use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{Learner, SupervisedTraining};
+use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
 use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
 use model::artifact::{load_config, save_config, save_model, write_atomic};
 use model::{
-    ArtifactDir, ExperimentConfig, MaskPolicy, MaskedBatch, MaskedMlp,
-    TrainingSummary, parse_neuron_list,
+    ArtifactDir, ExperimentConfig, MaskPolicy, MaskedBatch, MaskedMlp, TrainingSummary,
+    parse_neuron_list,
 };
 
 use crate::checkpoint::AtomicCheckpointer;
@@ -166,11 +166,16 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
     prepare_dir(&artifacts, args)?;
     println!("artifacts: {}", artifacts.root().display());
 
-    let selected = backend::select(args.device)?;
+    let devices = match &args.devices {
+        Some(specs) => backend::select_many(specs)?,
+        None => vec![backend::select(args.device)?],
+    };
+    let selected = devices[0].clone();
     if let Some(notice) = &selected.notice {
         println!("{notice}");
     }
-    println!("device: {}", selected.description);
+    let names: Vec<&str> = devices.iter().map(|d| d.description.as_str()).collect();
+    println!("device: {}", names.join(", "));
 
     let source = MnistSource::resolve(args.data_dir.as_deref());
     let mut train_split = source.load(Split::Train)?;
@@ -218,17 +223,20 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
                 "checkpoint {last} already covers the {} requested epoch(s); nothing to train",
                 config.epochs
             );
-            let record = ModuleRecord::load(artifacts.checkpoint_model(last))
-                .map_err(|e| anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display()))?;
+            let record = ModuleRecord::load(artifacts.checkpoint_model(last)).map_err(|e| {
+                anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display())
+            })?;
             config
                 .model
                 .init(&selected.device)
                 .try_load_record(record)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display()))?
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display())
+                })?
         }
         _ => fit(
             &config,
-            &selected,
+            &devices,
             &artifacts,
             &train_split,
             &test_split,
@@ -309,14 +317,14 @@ fn check_checkpoint(artifacts: &ArtifactDir, epoch: usize) -> Result<()> {
 
 fn fit(
     config: &ExperimentConfig,
-    selected: &SelectedDevice,
+    devices: &[SelectedDevice],
     artifacts: &ArtifactDir,
     train_split: &MnistSplit,
     test_split: &MnistSplit,
     resume_from: Option<usize>,
     times: Arc<Mutex<SplitTimes>>,
 ) -> Result<MaskedMlp> {
-    let device = selected.device.clone();
+    let device = devices[0].device.clone();
     device.seed(config.seed);
     let hidden = config.model.hidden.clone();
     let train_loader = DataLoaderBuilder::new(MnistBatcher::new(
@@ -354,6 +362,12 @@ fn fit(
     }
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
+    }
+    if devices.len() > 1 {
+        let all = devices.iter().map(|d| d.device.clone()).collect();
+        training = training.with_training_strategy(
+            ExecutionStrategy::MultiDevice(all, MultiDeviceOptim::OptimMainDevice).into(),
+        );
     }
     let model = config.model.init(&device.clone().autodiff());
     let optimizer: AdamConfig = config.optimizer.clone();

@@ -6,7 +6,10 @@ use std::process::Command;
 fn train(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_train"))
         .args(args)
-        .env("MNIST_DIR", Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
+        .env(
+            "MNIST_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
+        )
         .output()
         .expect("the binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -17,7 +20,12 @@ fn train(args: &[&str]) -> (bool, String) {
 fn refused(args: &[&str], expect: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let art = dir.path().join("run");
-    let mut all = vec!["--artifact-dir", art.to_str().expect("utf8"), "--device", "flex"];
+    let mut all = vec![
+        "--artifact-dir",
+        art.to_str().expect("utf8"),
+        "--device",
+        "flex",
+    ];
     all.extend_from_slice(args);
     let (ok, stderr) = train(&all);
     assert!(!ok, "{args:?} must fail");
@@ -30,14 +38,20 @@ fn refused(args: &[&str], expect: &[&str]) {
 fn bad_values_are_named() {
     refused(&["--epochs", "0"], &["epochs", "at least 1"]);
     refused(&["--batch-size", "0"], &["batch_size"]);
-    refused(&["--lr", "-0.1"], &["learning_rate", "positive"]);
+    refused(&["--lr=-0.1"], &["learning_rate", "positive"]);
     refused(&["--train-off", "600"], &["--train-off", "600", "0..=599"]);
     refused(&["--train-off", "2:1"], &["layer 2", "1 hidden layer"]);
     refused(&["--train-off", "a,b"], &["`a`"]);
     refused(&["--lesion-prob", "1.5"], &["train_mask", "1.5"]);
     refused(&["--resume"], &["--resume", "config.json"]);
-    refused(&["--config", "/nonexistent/c.json"], &["/nonexistent/c.json"]);
-    refused(&["--data-dir", "/nonexistent/mnist"], &["/nonexistent/mnist"]);
+    refused(
+        &["--config", "/nonexistent/c.json"],
+        &["/nonexistent/c.json"],
+    );
+    refused(
+        &["--data-dir", "/nonexistent/mnist"],
+        &["/nonexistent/mnist"],
+    );
 }
 
 #[test]
@@ -58,7 +72,13 @@ fn help_explains_the_masks() {
         .output()
         .expect("runs");
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--train-off", "--lesion-prob", "NOT rescaled", "--resume", "--device"] {
+    for needle in [
+        "--train-off",
+        "--lesion-prob",
+        "NOT rescaled",
+        "--resume",
+        "--device",
+    ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
 }

@@ -42,9 +42,15 @@ fn train(dir: &Path, extra: &[&str]) -> train::RunOutcome {
 fn weights(model: &model::MaskedMlp) -> Vec<Vec<f32>> {
     let mut out = Vec::new();
     for l in model.hidden.iter().chain(std::iter::once(&model.output)) {
-        out.push(l.weight.val().into_data().convert::<f32>().into_vec().expect("f32"));
+        out.push(
+            l.weight
+                .val()
+                .into_data()
+                .try_into_vec_as::<f32>()
+                .expect("f32"),
+        );
         if let Some(b) = &l.bias {
-            out.push(b.val().into_data().convert::<f32>().into_vec().expect("f32"));
+            out.push(b.val().into_data().try_into_vec_as::<f32>().expect("f32"));
         }
     }
     out
@@ -69,7 +75,7 @@ fn seed_config_file_is_the_built_in_default() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mnist-mlp-quick.json"),
     )
     .expect("quick config loads");
-    assert_eq!((quick.epochs, quick.limit_train), (1, Some(10_000)));
+    assert_eq!((quick.epochs, quick.limit_train), (1, Some(20_000)));
 }
 
 #[test]
@@ -99,10 +105,17 @@ fn quick_run_reaches_90_percent_and_leaves_a_complete_artifact_dir() {
     let png = std::fs::read(art.curves()).expect("png");
     assert_eq!(&png[1..4], b"PNG");
     let csv = std::fs::read_to_string(art.metrics()).expect("csv");
-    assert!(csv.starts_with("epoch,split,loss,accuracy,seconds\n"), "{csv}");
-    assert!(csv.contains("\n1,train,") && csv.contains("\n1,valid,"), "{csv}");
+    assert!(
+        csv.starts_with("epoch,split,loss,accuracy,seconds\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\n1,train,") && csv.contains("\n1,valid,"),
+        "{csv}"
+    );
     let summary: TrainingSummary =
-        serde_json::from_str(&std::fs::read_to_string(art.summary()).expect("json")).expect("summary");
+        serde_json::from_str(&std::fs::read_to_string(art.summary()).expect("json"))
+            .expect("summary");
     assert_eq!(&summary, s);
 
     // model.bpk reloads into the network config.json describes and scores the same.
@@ -113,8 +126,16 @@ fn quick_run_reaches_90_percent_and_leaves_a_complete_artifact_dir() {
         .load(data::Split::Test)
         .expect("test split");
     let (loss, acc) = train::run::evaluate(&reloaded, &config, &test, &device).expect("evaluate");
-    assert!((acc - s.test_accuracy).abs() < 1e-9, "{acc} vs {}", s.test_accuracy);
-    assert!((loss - s.test_loss).abs() < 1e-5, "{loss} vs {}", s.test_loss);
+    assert!(
+        (acc - s.test_accuracy).abs() < 1e-9,
+        "{acc} vs {}",
+        s.test_accuracy
+    );
+    assert!(
+        (loss - s.test_loss).abs() < 1e-5,
+        "{loss} vs {}",
+        s.test_loss
+    );
 }
 
 #[test]
@@ -125,9 +146,17 @@ fn resume_continues_at_the_next_epoch() {
     let first = train(tmp.path(), &[&small[..], &["--epochs", "1"]].concat());
     assert_eq!(first.summary.epoch_seconds.len(), 1);
 
-    let second = train(tmp.path(), &[&small[..], &["--resume", "--epochs", "2"]].concat());
+    let second = train(
+        tmp.path(),
+        &[&small[..], &["--resume", "--epochs", "2"]].concat(),
+    );
     // Only epoch 2 was trained by the second process...
-    assert_eq!(second.summary.epoch_seconds.len(), 1, "{:?}", second.summary);
+    assert_eq!(
+        second.summary.epoch_seconds.len(),
+        1,
+        "{:?}",
+        second.summary
+    );
     assert_eq!(second.summary.epochs, 2);
     let art = ArtifactDir::new(tmp.path());
     assert!(art.checkpoint_model(2).is_file());
@@ -135,8 +164,14 @@ fn resume_continues_at_the_next_epoch() {
     let csv = std::fs::read_to_string(art.metrics()).expect("csv");
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 4, "{csv}");
-    assert!(rows[0].starts_with("1,train,") && rows[0].ends_with(','), "epoch 1 not re-timed: {csv}");
-    assert!(rows[2].starts_with("2,train,") && !rows[2].ends_with(','), "{csv}");
+    assert!(
+        rows[0].starts_with("1,train,") && rows[0].ends_with(','),
+        "epoch 1 not re-timed: {csv}"
+    );
+    assert!(
+        rows[2].starts_with("2,train,") && !rows[2].ends_with(','),
+        "{csv}"
+    );
     let config: ExperimentConfig = load_config(&art.config()).expect("config");
     assert_eq!(config.epochs, 2);
 }
@@ -144,14 +179,30 @@ fn resume_continues_at_the_next_epoch() {
 #[test]
 #[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
 fn same_seed_same_backend_gives_identical_weights() {
-    let (a, b) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
-    let flags = ["--limit-train", "1500", "--limit-test", "500", "--epochs", "1", "--seed", "7"];
+    let (a, b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    let flags = [
+        "--limit-train",
+        "1500",
+        "--limit-test",
+        "500",
+        "--epochs",
+        "1",
+        "--seed",
+        "7",
+    ];
     train(a.path(), &flags);
     train(b.path(), &flags);
     let device = Device::flex();
     let config = ExperimentConfig::seed_run();
-    let wa = weights(&load_model(&config.model, &ArtifactDir::new(a.path()).model(), &device).expect("a"));
-    let wb = weights(&load_model(&config.model, &ArtifactDir::new(b.path()).model(), &device).expect("b"));
+    let wa = weights(
+        &load_model(&config.model, &ArtifactDir::new(a.path()).model(), &device).expect("a"),
+    );
+    let wb = weights(
+        &load_model(&config.model, &ArtifactDir::new(b.path()).model(), &device).expect("b"),
+    );
     assert_eq!(wa, wb);
 }
 
@@ -162,11 +213,27 @@ fn neurons_switched_off_in_training_keep_their_initial_weights() {
     let off = [3usize, 17, 42];
     train(
         tmp.path(),
-        &["--limit-train", "1500", "--limit-test", "500", "--epochs", "1", "--seed", "11", "--train-off", "3,17,42"],
+        &[
+            "--limit-train",
+            "1500",
+            "--limit-test",
+            "500",
+            "--epochs",
+            "1",
+            "--seed",
+            "11",
+            "--train-off",
+            "3,17,42",
+        ],
     );
     let art = ArtifactDir::new(tmp.path());
     let config: ExperimentConfig = load_config(&art.config()).expect("config");
-    assert_eq!(config.train_mask, MaskPolicy::Fixed { off: vec![off.to_vec()] });
+    assert_eq!(
+        config.train_mask,
+        MaskPolicy::Fixed {
+            off: vec![off.to_vec()]
+        }
+    );
 
     let device = Device::flex();
     let trained = load_model(&config.model, &art.model(), &device).expect("trained");
@@ -178,17 +245,31 @@ fn neurons_switched_off_in_training_keep_their_initial_weights() {
         config.model.init(&d.autodiff()).valid()
     };
     let rows = |m: &model::MaskedMlp| -> Vec<Vec<f32>> {
-        let w: Vec<f32> = m.output.weight.val().into_data().convert::<f32>().into_vec().expect("f32");
+        let w: Vec<f32> = m
+            .output
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec_as::<f32>()
+            .expect("f32");
         w.chunks(10).map(<[f32]>::to_vec).collect()
     };
     let (t, i) = (rows(&trained), rows(&initial));
     for j in 0..600 {
         if off.contains(&j) {
-            assert_eq!(t[j], i[j], "outgoing weights of switched-off neuron {j} moved");
+            assert_eq!(
+                t[j], i[j],
+                "outgoing weights of switched-off neuron {j} moved"
+            );
         }
     }
-    let moved = (0..600).filter(|j| !off.contains(j) && t[*j] != i[*j]).count();
-    assert!(moved > 500, "only {moved} other neurons' weights moved: wrong initial weights?");
+    let moved = (0..600)
+        .filter(|j| !off.contains(j) && t[*j] != i[*j])
+        .count();
+    assert!(
+        moved > 500,
+        "only {moved} other neurons' weights moved: wrong initial weights?"
+    );
 }
 
 #[test]
@@ -201,14 +282,25 @@ fn trains_briefly_on_wgpu_when_compiled_in() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut a = args(
         tmp.path(),
-        &["--limit-train", "1024", "--limit-test", "512", "--epochs", "1"],
+        &[
+            "--limit-train",
+            "1024",
+            "--limit-test",
+            "512",
+            "--epochs",
+            "1",
+        ],
     );
     a.device = backend::DeviceChoice::Wgpu;
     let outcome = {
         let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         train::run(&a).expect("wgpu training runs (on CI: Mesa lavapipe)")
     };
-    assert!(outcome.summary.device.starts_with("wgpu"), "{}", outcome.summary.device);
+    assert!(
+        outcome.summary.device.starts_with("wgpu"),
+        "{}",
+        outcome.summary.device
+    );
     assert!(outcome.summary.test_accuracy > 0.5, "{:?}", outcome.summary);
     println!("wgpu: {:?}", outcome.summary);
 }
