@@ -155,19 +155,15 @@ pub fn off_lists_from_row(
     for &width in hidden {
         let mut off = Vec::new();
         for (i, &v) in row[start..start + width].iter().enumerate() {
-            let is_off = match (v, semantics) {
-                (v, MaskSemantics::Keep) if v == 0.0 => true,
-                (v, MaskSemantics::Off) if v == 1.0 => true,
-                (v, _) if v == 0.0 || v == 1.0 => false,
-                (v, _) => {
-                    return Err(NeuronListError::File {
-                        origin: origin.into(),
-                        message: format!(
-                            "column {} is {v}; expected exactly 0 or 1",
-                            start + i + 1
-                        ),
-                    });
-                }
+            if v != 0.0 && v != 1.0 {
+                return Err(NeuronListError::File {
+                    origin: origin.into(),
+                    message: format!("column {} is {v}; expected exactly 0 or 1", start + i + 1),
+                });
+            }
+            let is_off = match semantics {
+                MaskSemantics::Keep => v == 0.0,
+                MaskSemantics::Off => v == 1.0,
             };
             if is_off {
                 off.push(i);
