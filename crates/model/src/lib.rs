@@ -7,11 +7,13 @@
 pub mod artifact;
 pub mod batch;
 pub mod mask;
+pub mod mask_table;
 pub mod mlp;
 pub mod neurons;
 
 pub use artifact::{ArtifactDir, ArtifactError, ExperimentConfig, TrainingSummary};
 pub use batch::MaskedBatch;
 pub use mask::{HiddenMasks, MaskError, MaskPolicy, NeuronMask};
+pub use mask_table::MaskTable;
 pub use mlp::{MaskedMlp, MaskedMlpConfig, ModelConfigError};
 pub use neurons::{MaskSemantics, NeuronListError, parse_neuron_list};

@@ -1,5 +1,6 @@
 //! The network: 784 -> hidden Linear layers (each masked, then ReLU) -> 10 logits.
 
+use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -113,5 +114,64 @@ impl MaskedMlp {
             x = relu(pre);
         }
         Ok(self.output.forward(x))
+    }
+}
+
+impl MaskedMlp {
+    /// The same network with the switched-off neurons removed: hidden layer `l` keeps only the
+    /// neurons in `keep[l]` (`None` = all), so its Linear and the next layer's inputs shrink.
+    /// Equal to the masked forward with one broadcast mask, and cheaper: the off neurons are
+    /// never computed. Returns `None` when a layer would keep no neuron at all (the multiply
+    /// path handles that case) or an index is out of range.
+    pub fn compact(&self, keep: &[Option<Vec<usize>>]) -> Option<MaskedMlp> {
+        let sizes = self.hidden_sizes();
+        if keep.len() > sizes.len() {
+            return None;
+        }
+        let device = self.output.weight.device();
+        let indices = |list: &[usize]| {
+            let ids: Vec<i64> = list.iter().map(|&i| i as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(ids, [list.len()]), &device)
+        };
+        let mut previous: Option<Tensor<1, Int>> = None;
+        let mut hidden = Vec::with_capacity(self.hidden.len());
+        for (l, layer) in self.hidden.iter().enumerate() {
+            let mut weight = layer.weight.val();
+            if let Some(rows) = &previous {
+                weight = weight.select(0, rows.clone());
+            }
+            let mut bias = layer.bias.as_ref().map(|b| b.val());
+            previous = match keep.get(l).and_then(Option::as_ref) {
+                Some(list) if list.is_empty() || list.iter().any(|&i| i >= sizes[l]) => {
+                    return None;
+                }
+                Some(list) => {
+                    let cols = indices(list);
+                    weight = weight.select(1, cols.clone());
+                    bias = bias.map(|b| b.select(0, cols.clone()));
+                    Some(cols)
+                }
+                None => None,
+            };
+            hidden.push(Linear {
+                weight: Param::from_tensor(weight),
+                bias: bias.map(Param::from_tensor),
+            });
+        }
+        let mut out_weight = self.output.weight.val();
+        if let Some(rows) = previous {
+            out_weight = out_weight.select(0, rows);
+        }
+        Some(MaskedMlp {
+            hidden,
+            output: Linear {
+                weight: Param::from_tensor(out_weight),
+                bias: self
+                    .output
+                    .bias
+                    .as_ref()
+                    .map(|b| Param::from_tensor(b.val())),
+            },
+        })
     }
 }

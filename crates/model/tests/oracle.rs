@@ -1,5 +1,6 @@
 //! The masked model against an independent computation: plain Rust loops over the same weights.
 
+use burn::module::Param;
 use burn::prelude::*;
 use model::{HiddenMasks, MaskError, MaskedMlp, MaskedMlpConfig, NeuronMask};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
@@ -8,14 +9,37 @@ fn device() -> Device {
     Device::flex()
 }
 
+/// A small network with weights drawn from a host RNG, so it is the same in every run
+/// whatever other tests do with the device's RNG. Hidden biases are positive so that every
+/// neuron is active on most inputs and switching it off shows.
 fn small_model(hidden: Vec<usize>, seed: u64) -> MaskedMlp {
     let device = device();
-    device.seed(seed);
-    MaskedMlpConfig::new()
+    let mut model = MaskedMlpConfig::new()
         .with_input_size(12)
         .with_hidden(hidden)
         .with_num_classes(4)
-        .init(&device)
+        .init(&device);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut fill = |linear: &mut burn::nn::Linear, bias_lo: f32| {
+        let [d_in, d_out] = linear.weight.dims();
+        let w: Vec<f32> = (0..d_in * d_out)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let b: Vec<f32> = (0..d_out).map(|_| rng.random_range(bias_lo..1.0)).collect();
+        linear.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [d_in, d_out]),
+            &device,
+        ));
+        linear.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [d_out]),
+            &device,
+        )));
+    };
+    for layer in model.hidden.iter_mut() {
+        fill(layer, 0.2);
+    }
+    fill(&mut model.output, -1.0);
+    model
 }
 
 fn random_images(batch: usize, width: usize, seed: u64) -> Vec<f32> {

@@ -1,0 +1,172 @@
+//! Command-line flags of `infer`. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use backend::DeviceChoice;
+use clap::{Args, Parser, Subcommand};
+use model::MaskSemantics;
+
+const EXAMPLES: &str = "\
+Examples:
+  # The test set with neurons 3, 17 and 42 off for every image:
+  infer predict --artifact-dir artifacts/mnist-mlp --off 3,17,42
+
+  # One mask per image from a file (1 = neuron on unless --mask-semantics off):
+  infer predict --mask-file masks.npy --output predictions.csv
+
+  # Your own digits, black on white:
+  infer predict --invert my-3.png my-7.png --off 0:10
+
+  # Answer JSON lines on stdin:
+  echo '{\"pixels\": [0, ...784 values], \"off\": [5, 9]}' | infer stream
+
+  # Weights to and from PyTorch's layout:
+  infer export --output model.safetensors
+  infer import --input torch-model.safetensors --artifact-dir artifacts/imported";
+
+/// Load a trained masked MLP and answer each input with its own hidden neurons switched off.
+#[derive(Debug, Parser)]
+#[command(name = "infer", version, after_long_help = EXAMPLES)]
+pub struct InferArgs {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Predict a set of inputs, one mask row per input.
+    Predict(PredictArgs),
+    /// Answer JSON lines from stdin: {"pixels": [784 values], "off": [...]} or "keep".
+    Stream(StreamArgs),
+    /// Write the weights as safetensors in PyTorch layout (hidden.0.weight [out, in], ...).
+    Export(ExportArgs),
+    /// Turn a safetensors file in PyTorch layout into an artifact directory.
+    Import(ImportArgs),
+}
+
+/// Which trained model, on which backend.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// The artifact directory `train` wrote (config.json + model.bpk).
+    #[arg(long, value_name = "DIR", default_value = "artifacts/mnist-mlp")]
+    pub artifact_dir: PathBuf,
+
+    /// Use these weights instead of model.bpk, e.g. DIR/checkpoint/model-3.bpk.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// Backend: `auto` takes a hardware GPU if there is one, else the CPU.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// 28x28 grayscale PNG files (white digit on black, as MNIST). Default input: the MNIST
+    /// test set.
+    #[arg(value_name = "PNG")]
+    pub pngs: Vec<PathBuf>,
+
+    /// The PNGs are black on white: invert them.
+    #[arg(long, requires = "pngs")]
+    pub invert: bool,
+
+    /// An IDX image file (gz or raw) instead of the MNIST test set.
+    #[arg(long, value_name = "FILE", conflicts_with = "pngs")]
+    pub images: Option<PathBuf>,
+
+    /// IDX labels for --images, to report accuracy.
+    #[arg(long, value_name = "FILE", requires = "images")]
+    pub labels: Option<PathBuf>,
+
+    /// Folder with the MNIST files. Default: $MNIST_DIR, else download.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Switch these neurons off for every input: `3,17,42`, or `layer:index` in deeper nets.
+    #[arg(long, value_name = "NEURONS", group = "mask")]
+    pub off: Option<String>,
+
+    /// Keep only these neurons on, for every input.
+    #[arg(long, value_name = "NEURONS", group = "mask")]
+    pub keep_only: Option<String>,
+
+    /// One mask row per input (or one row for all): .csv (rows of 0/1), .npy ((N,H), (1,H) or
+    /// (H,); bool, int or float) or .jsonl ({"off": [...]} or {"keep": [...]} per line). For
+    /// deeper nets a row is the layers' column blocks side by side.
+    #[arg(long, value_name = "FILE", group = "mask")]
+    pub mask_file: Option<PathBuf>,
+
+    /// What a 1 means in a CSV or NPY mask: `keep` (1 = neuron on; default) or `off` (1 =
+    /// switched off, the original question's convention).
+    #[arg(long, value_name = "keep|off", default_value = "keep")]
+    pub mask_semantics: MaskSemantics,
+
+    /// A fresh random mask per input: each hidden neuron off with probability P.
+    #[arg(long, value_name = "P", group = "mask")]
+    pub random_off: Option<f64>,
+
+    /// Seed for --random-off.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+
+    /// Ignore the fixed training mask recorded in config.json (it applies by default).
+    #[arg(long)]
+    pub no_train_mask: bool,
+
+    /// Apply a mask shared by all inputs by multiplication instead of dropping the
+    /// switched-off neurons from the weights (same results, slower).
+    #[arg(long)]
+    pub multiply: bool,
+
+    /// One row per input: .csv or .jsonl (index, label, predicted, 10 probabilities).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Add the 10 logits to --output rows.
+    #[arg(long)]
+    pub logits: bool,
+
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// The brightest pixel value in lines that carry no "scale" field: 255 (bytes) or 1.
+    #[arg(long, value_name = "255|1", default_value_t = 255.0)]
+    pub pixel_scale: f32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// The safetensors file to write.
+    #[arg(long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A safetensors file with hidden.0.weight [out, in], hidden.0.bias, ..., output.weight,
+    /// output.bias (f32).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+
+    /// The artifact directory to create (config.json + model.bpk).
+    #[arg(long, value_name = "DIR")]
+    pub artifact_dir: PathBuf,
+
+    /// Backend used while converting.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}

@@ -1,0 +1,127 @@
+//! Where the images come from: the MNIST test set, an IDX file, or PNG files.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use data::{MnistSource, MnistSplit, PIXELS, Split};
+
+/// Images scaled to 0..1, row-major `[n, 784]`, with labels when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSet {
+    pub pixels: Vec<f32>,
+    pub labels: Option<Vec<u8>>,
+    /// Where the inputs came from, for the summary.
+    pub origin: String,
+}
+
+impl InputSet {
+    pub fn len(&self) -> usize {
+        self.pixels.len() / PIXELS
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pixels.is_empty()
+    }
+
+    /// From a decoded split (MNIST or IDX files), pixels / 255 as in training.
+    pub fn from_split(split: &MnistSplit, origin: String) -> Self {
+        let mut pixels = Vec::with_capacity(split.len() * PIXELS);
+        for i in 0..split.len() {
+            pixels.extend(split.image(i).iter().map(|&p| p as f32 / 255.0));
+        }
+        Self {
+            pixels,
+            labels: Some(split.labels().to_vec()),
+            origin,
+        }
+    }
+
+    /// The MNIST test set from `--data-dir`, `$MNIST_DIR` or a download.
+    pub fn mnist_test(data_dir: Option<&Path>) -> Result<Self> {
+        let source = MnistSource::resolve(data_dir);
+        let split = source.load(Split::Test)?;
+        Ok(Self::from_split(
+            &split,
+            format!("MNIST test set ({})", source.describe()),
+        ))
+    }
+
+    /// An IDX image file (gz or raw), with labels from an IDX label file if given.
+    pub fn idx(images: &Path, labels: Option<&Path>) -> Result<Self> {
+        match labels {
+            Some(labels) => {
+                let split = MnistSplit::from_files(images, labels)?;
+                Ok(Self::from_split(&split, images.display().to_string()))
+            }
+            None => {
+                let decoded = data::idx::read_images(images)?;
+                Ok(Self {
+                    pixels: decoded.pixels.iter().map(|&p| p as f32 / 255.0).collect(),
+                    labels: None,
+                    origin: images.display().to_string(),
+                })
+            }
+        }
+    }
+
+    /// 28x28 grayscale PNGs, MNIST style (white digit on black); `invert` for black on white.
+    /// Colour images are converted to luminance; an alpha channel is ignored.
+    pub fn pngs(paths: &[PathBuf], invert: bool) -> Result<Self> {
+        let mut pixels = Vec::with_capacity(paths.len() * PIXELS);
+        for path in paths {
+            let gray = read_png(path)?;
+            pixels.extend(
+                gray.iter()
+                    .map(|&g| if invert { 255 - g } else { g } as f32 / 255.0),
+            );
+        }
+        Ok(Self {
+            pixels,
+            labels: None,
+            origin: format!("{} PNG file(s)", paths.len()),
+        })
+    }
+}
+
+/// Decode one PNG into 784 gray bytes, refusing any other size.
+pub fn read_png(path: &Path) -> Result<Vec<u8>> {
+    let file = File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut decoder = png::Decoder::new(BufReader::new(file));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| anyhow::anyhow!("{}: not a readable PNG: {e}", path.display()))?;
+    let (width, height) = (reader.info().width, reader.info().height);
+    if (width, height) != (28, 28) {
+        bail!(
+            "{}: image is {width}x{height}; expected 28x28 (MNIST size: scale it down first)",
+            path.display()
+        );
+    }
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| anyhow::anyhow!("{}: image too large", path.display()))?;
+    let mut buf = vec![0; size];
+    let frame = reader
+        .next_frame(&mut buf)
+        .map_err(|e| anyhow::anyhow!("{}: corrupt PNG data: {e}", path.display()))?;
+    let channels = frame.color_type.samples();
+    let gray = buf[..frame.buffer_size()]
+        .chunks(channels)
+        .take(PIXELS)
+        .map(|px| match channels {
+            1 | 2 => px[0],
+            _ => (0.299 * px[0] as f32 + 0.587 * px[1] as f32 + 0.114 * px[2] as f32).round() as u8,
+        })
+        .collect::<Vec<u8>>();
+    if gray.len() != PIXELS {
+        bail!(
+            "{}: decoded {} pixels; expected 784",
+            path.display(),
+            gray.len()
+        );
+    }
+    Ok(gray)
+}

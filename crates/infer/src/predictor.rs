@@ -1,0 +1,164 @@
+//! A loaded network and the batched, masked forward pass.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use model::artifact::{load_config, load_model};
+use model::{ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedMlp};
+
+/// Inputs per forward pass.
+pub const BATCH: usize = 1024;
+
+/// A trained network ready to answer, with the config it was trained with.
+#[derive(Debug, Clone)]
+pub struct Predictor {
+    pub config: ExperimentConfig,
+    pub model: MaskedMlp,
+    pub device: Device,
+}
+
+/// Logits, one row of `classes` per input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    pub classes: usize,
+    pub logits: Vec<f32>,
+}
+
+impl Predictions {
+    pub fn len(&self) -> usize {
+        self.logits.len() / self.classes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.logits.is_empty()
+    }
+
+    pub fn logits(&self, i: usize) -> &[f32] {
+        &self.logits[i * self.classes..(i + 1) * self.classes]
+    }
+
+    /// Softmax probabilities of input `i` (computed in f64 for stability).
+    pub fn probabilities(&self, i: usize) -> Vec<f32> {
+        let row = self.logits(i);
+        let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let exps: Vec<f64> = row.iter().map(|&l| (l as f64 - max).exp()).collect();
+        let sum: f64 = exps.iter().sum();
+        exps.iter().map(|e| (e / sum) as f32).collect()
+    }
+
+    /// The predicted class of input `i` (the first maximum).
+    pub fn predicted(&self, i: usize) -> usize {
+        let row = self.logits(i);
+        (0..row.len()).fold(0, |best, c| if row[c] > row[best] { c } else { best })
+    }
+}
+
+/// How a broadcast mask is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BroadcastPath {
+    /// Drop the switched-off neurons from the weights (faster; identical results).
+    Compact,
+    /// Multiply the hidden output by the mask, as per-sample masks do.
+    Multiply,
+}
+
+impl Predictor {
+    /// Load `config.json` and `model.bpk` (or `checkpoint`, e.g. `checkpoint/model-3.bpk`).
+    pub fn load(dir: &Path, checkpoint: Option<&Path>, device: &Device) -> Result<Self> {
+        let artifacts = ArtifactDir::new(dir);
+        let config_path = artifacts.config();
+        if !dir.is_dir() {
+            bail!(
+                "{}: no such artifact directory (train writes one)",
+                dir.display()
+            );
+        }
+        let config: ExperimentConfig = load_config(&config_path)?;
+        config
+            .validate()
+            .with_context(|| format!("{}", config_path.display()))?;
+        let weights = checkpoint
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| artifacts.model());
+        let model = load_model(&config.model, &weights, device)?;
+        Ok(Self {
+            config,
+            model,
+            device: device.clone(),
+        })
+    }
+
+    pub fn hidden(&self) -> &[usize] {
+        &self.config.model.hidden
+    }
+
+    /// The mask inference applies when none is given: the fixed sub-network the model was
+    /// trained as, or all neurons on.
+    pub fn default_masks(&self) -> MaskTable {
+        match &self.config.train_mask {
+            MaskPolicy::Fixed { off } => MaskTable::broadcast_off(self.hidden(), off),
+            _ => MaskTable::all_on(self.hidden()),
+        }
+    }
+
+    /// Logits for `n` images (`pixels` row-major `[n, 784]`, scaled to 0..1), row i with mask
+    /// row i (or the one broadcast row). Per-sample masks multiply; a broadcast mask drops the
+    /// switched-off neurons when `path` is `Compact`.
+    pub fn predict(
+        &self,
+        pixels: &[f32],
+        masks: &MaskTable,
+        path: BroadcastPath,
+    ) -> Result<Predictions> {
+        let width = self.config.model.input_size;
+        if pixels.len() % width != 0 {
+            bail!(
+                "{} pixel values is not a whole number of {width}-pixel images",
+                pixels.len()
+            );
+        }
+        let n = pixels.len() / width;
+        masks
+            .check_inputs(n, "mask")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let compact = match (path, masks.is_broadcast()) {
+            (BroadcastPath::Compact, true) => {
+                let kept = masks.kept_per_layer();
+                if kept.iter().all(Option::is_none) {
+                    None
+                } else {
+                    self.model.compact(&kept)
+                }
+            }
+            _ => None,
+        };
+        let mut logits = Vec::with_capacity(n * self.config.model.num_classes);
+        for start in (0..n).step_by(BATCH) {
+            let end = (start + BATCH).min(n);
+            let images = Tensor::<2>::from_data(
+                TensorData::new(
+                    pixels[start * width..end * width].to_vec(),
+                    [end - start, width],
+                ),
+                &self.device,
+            );
+            let out = match &compact {
+                Some(model) => model.forward(images),
+                None => {
+                    let m = masks.masks_for(start..end, &self.device)?;
+                    self.model.forward_masked(images, &m)?
+                }
+            };
+            logits.extend(
+                out.into_data()
+                    .try_into_vec_as::<f32>()
+                    .map_err(|e| anyhow::anyhow!("reading logits back: {e:?}"))?,
+            );
+        }
+        Ok(Predictions {
+            classes: self.config.model.num_classes,
+            logits,
+        })
+    }
+}

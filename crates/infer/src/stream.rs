@@ -1,0 +1,177 @@
+//! `infer stream`: JSON lines in, JSON lines out, the model loaded once.
+//!
+//! Lines are batched when they arrive faster than they are answered (a reader thread feeds a
+//! queue; each batch takes what is waiting), but each line keeps its own mask and the answers
+//! come out in input order. A bad line gets an error line and the stream goes on.
+
+use std::io::{BufRead, Write};
+use std::sync::mpsc;
+
+use anyhow::Result;
+use data::PIXELS;
+use model::MaskTable;
+use serde_json::{Value, json};
+
+use crate::predictor::{BroadcastPath, Predictor};
+
+/// Largest number of lines answered by one forward pass.
+pub const MAX_BATCH: usize = 256;
+
+/// One request: 784 pixels scaled to 0..1 and a keep row over every hidden neuron.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub pixels: Vec<f32>,
+    pub keep: Vec<f32>,
+}
+
+/// Parse `{"pixels": [...784], "off": [...] | "keep": [...], "scale": 255 | 1}`. `scale` says
+/// what the brightest pixel is (255 for bytes, 1 for 0..1 floats); `default_scale` applies when
+/// the line does not say; a line without `off` or `keep` gets `default_keep` (the model's
+/// default mask).
+pub fn parse_request(
+    text: &str,
+    hidden: &[usize],
+    default_scale: f32,
+    default_keep: &[f32],
+) -> Result<Request, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("expected a JSON object with `pixels`".into());
+    }
+    for key in value.as_object().into_iter().flat_map(|o| o.keys()) {
+        if !["pixels", "off", "keep", "scale"].contains(&key.as_str()) {
+            return Err(format!(
+                "unknown field `{key}`; expected pixels, off, keep, scale"
+            ));
+        }
+    }
+    let scale = match value.get("scale") {
+        None => default_scale,
+        Some(s) => match s.as_f64() {
+            Some(v) if v == 255.0 || v == 1.0 => v as f32,
+            _ => return Err(format!("`scale` is {s}; expected 255 or 1")),
+        },
+    };
+    let pixels = value
+        .get("pixels")
+        .and_then(Value::as_array)
+        .ok_or("missing `pixels`: expected a list of 784 numbers")?;
+    if pixels.len() != PIXELS {
+        return Err(format!(
+            "`pixels` has {} values; expected 784 (28x28)",
+            pixels.len()
+        ));
+    }
+    let pixels = pixels
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match p.as_f64() {
+            Some(v) if (0.0..=scale as f64).contains(&v) => Ok(v as f32 / scale),
+            _ => Err(format!(
+                "pixel {i} is {p}; expected a number from 0 to {scale}"
+            )),
+        })
+        .collect::<Result<Vec<f32>, String>>()?;
+    let keep = if value.get("off").is_none() && value.get("keep").is_none() {
+        default_keep.to_vec()
+    } else {
+        MaskTable::row_from_json(&value, hidden, "mask").map_err(|e| e.to_string())?
+    };
+    Ok(Request { pixels, keep })
+}
+
+/// Answers to a batch of requests, in order: a JSON object per request.
+pub fn answer(predictor: &Predictor, requests: &[Request]) -> Result<Vec<Value>> {
+    if requests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pixels: Vec<f32> = requests
+        .iter()
+        .flat_map(|r| r.pixels.iter().copied())
+        .collect();
+    let table = MaskTable::from_rows(
+        predictor.hidden(),
+        requests.iter().map(|r| r.keep.clone()).collect(),
+    );
+    let predictions = predictor.predict(&pixels, &table, BroadcastPath::Multiply)?;
+    Ok((0..requests.len())
+        .map(|i| {
+            json!({
+                "predicted": predictions.predicted(i),
+                "probabilities": predictions.probabilities(i),
+            })
+        })
+        .collect())
+}
+
+/// Counts for the closing line on stderr.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStats {
+    pub answered: usize,
+    pub errors: usize,
+    pub batches: usize,
+}
+
+/// Serve a stream until the input ends.
+pub fn run(
+    predictor: &Predictor,
+    input: Box<dyn BufRead + Send>,
+    output: &mut dyn Write,
+    default_scale: f32,
+) -> Result<StreamStats> {
+    let (tx, rx) = mpsc::sync_channel::<(usize, std::io::Result<String>)>(4 * MAX_BATCH);
+    let reader = std::thread::spawn(move || {
+        for (n, line) in input.lines().enumerate() {
+            if tx.send((n + 1, line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stats = StreamStats::default();
+    while let Ok(first) = rx.recv() {
+        let mut lines = vec![first];
+        while lines.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(line) => lines.push(line),
+                Err(_) => break,
+            }
+        }
+        let hidden = predictor.hidden().to_vec();
+        let default_keep = predictor.default_masks().row(0).to_vec();
+        let parsed: Vec<(usize, Result<Request, String>)> = lines
+            .into_iter()
+            .filter(|(_, l)| l.as_ref().map_or(true, |t| !t.trim().is_empty()))
+            .map(|(n, l)| match l {
+                Ok(text) => (
+                    n,
+                    parse_request(&text, &hidden, default_scale, &default_keep),
+                ),
+                Err(e) => (n, Err(format!("unreadable line: {e}"))),
+            })
+            .collect();
+        let good: Vec<Request> = parsed
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().cloned())
+            .collect();
+        let mut answers = answer(predictor, &good)?.into_iter();
+        for (n, request) in parsed {
+            let line = match request {
+                Ok(_) => {
+                    stats.answered += 1;
+                    let mut a = answers.next().unwrap_or(Value::Null);
+                    a["line"] = n.into();
+                    a
+                }
+                Err(e) => {
+                    stats.errors += 1;
+                    json!({"line": n, "error": format!("line {n}: {e}")})
+                }
+            };
+            writeln!(output, "{line}")?;
+        }
+        output.flush()?;
+        stats.batches += 1;
+    }
+    let _ = reader.join();
+    Ok(stats)
+}

@@ -1,0 +1,540 @@
+//! `infer` against independent computations, on a small trained model made once per process.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use burn::module::Param;
+use burn::prelude::*;
+use infer::{BroadcastPath, InputSet, Predictor};
+use model::artifact::{save_config, save_model};
+use model::{ArtifactDir, ExperimentConfig, MaskSemantics, MaskTable, MaskedMlpConfig};
+use npyz::WriterBuilder;
+
+fn mnist_dir() -> PathBuf {
+    std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
+}
+
+/// An artifact dir with a network of hidden [32] and deterministic pseudo-random weights
+/// (what matters here is that masks act as they should, not that it is trained).
+fn artifact_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let device = Device::flex();
+        let config = ExperimentConfig::new(
+            MaskedMlpConfig::new().with_hidden(vec![32]),
+            burn::optim::AdamConfig::new(),
+        );
+        let mut model = config.model.init(&device);
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        for linear in model
+            .hidden
+            .iter_mut()
+            .chain(std::iter::once(&mut model.output))
+        {
+            let [d_in, d_out] = linear.weight.dims();
+            let w: Vec<f32> = (0..d_in * d_out).map(|_| next() * 0.2).collect();
+            let b: Vec<f32> = (0..d_out).map(|_| next() * 0.2 + 0.05).collect();
+            linear.weight = Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [d_in, d_out]),
+                &device,
+            ));
+            linear.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [d_out]),
+                &device,
+            )));
+        }
+        let art = ArtifactDir::new(dir.path());
+        save_config(&config, &art.config()).expect("config");
+        save_model(&model, &art.model()).expect("model");
+        dir
+    })
+    .path()
+}
+
+fn predictor() -> Predictor {
+    Predictor::load(artifact_dir(), None, &Device::flex()).expect("loads")
+}
+
+fn test_inputs(n: usize) -> InputSet {
+    let all = InputSet::mnist_test(Some(&mnist_dir())).expect("MNIST test set");
+    InputSet {
+        pixels: all.pixels[..n * 784].to_vec(),
+        labels: all.labels.map(|l| l[..n].to_vec()),
+        origin: all.origin,
+    }
+}
+
+#[test]
+fn off_j_equals_the_model_with_column_j_and_bias_j_zeroed() {
+    let p = predictor();
+    let inputs = test_inputs(64);
+    for j in [0usize, 7, 31] {
+        let masked = p
+            .predict(
+                &inputs.pixels,
+                &MaskTable::broadcast_off(&[32], &[vec![j]]),
+                BroadcastPath::Multiply,
+            )
+            .expect("predict");
+        // Independent: zero the weights in plain Rust and run loops.
+        let w1: Vec<f32> = p.model.hidden[0]
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec_as()
+            .expect("w1");
+        let b1: Vec<f32> = p.model.hidden[0]
+            .bias
+            .as_ref()
+            .expect("b1")
+            .val()
+            .into_data()
+            .try_into_vec_as()
+            .expect("b1");
+        let w2: Vec<f32> = p
+            .model
+            .output
+            .weight
+            .val()
+            .into_data()
+            .try_into_vec_as()
+            .expect("w2");
+        let b2: Vec<f32> = p
+            .model
+            .output
+            .bias
+            .as_ref()
+            .expect("b2")
+            .val()
+            .into_data()
+            .try_into_vec_as()
+            .expect("b2");
+        for n in 0..64 {
+            let x = &inputs.pixels[n * 784..(n + 1) * 784];
+            let h: Vec<f32> = (0..32)
+                .map(|o| {
+                    if o == j {
+                        return 0.0; // column j and bias j zeroed
+                    }
+                    let s: f32 = b1[o] + (0..784).map(|i| x[i] * w1[i * 32 + o]).sum::<f32>();
+                    s.max(0.0)
+                })
+                .collect();
+            for c in 0..10 {
+                let y = b2[c] + (0..32).map(|o| h[o] * w2[o * 10 + c]).sum::<f32>();
+                let got = masked.logits(n)[c];
+                assert!((got - y).abs() < 1e-4, "input {n} class {c}: {got} vs {y}");
+            }
+        }
+    }
+}
+
+#[test]
+fn compacted_broadcast_path_equals_the_multiply_path() {
+    let p = predictor();
+    let inputs = test_inputs(300);
+    let table = MaskTable::broadcast_off(&[32], &[(0..32).filter(|i| i % 3 != 0).collect()]);
+    let a = p
+        .predict(&inputs.pixels, &table, BroadcastPath::Compact)
+        .expect("compact");
+    let b = p
+        .predict(&inputs.pixels, &table, BroadcastPath::Multiply)
+        .expect("multiply");
+    for (x, y) in a.logits.iter().zip(&b.logits) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
+    assert_eq!(
+        (0..300).map(|i| a.predicted(i)).collect::<Vec<_>>(),
+        (0..300).map(|i| b.predicted(i)).collect::<Vec<_>>()
+    );
+}
+
+fn per_sample_rows(n: usize) -> Vec<Vec<usize>> {
+    (0..n)
+        .map(|i| (0..32).filter(|j| (i * 7 + j * 3) % 5 == 0).collect())
+        .collect()
+}
+
+#[test]
+fn csv_npy_and_jsonl_masks_give_identical_outputs() {
+    let p = predictor();
+    let n = 40;
+    let inputs = test_inputs(n);
+    let rows = per_sample_rows(n);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let keep_rows: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|off| {
+            (0..32)
+                .map(|j| if off.contains(&j) { 0.0 } else { 1.0 })
+                .collect()
+        })
+        .collect();
+    let csv = dir.path().join("m.csv");
+    let text: String = keep_rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| format!("{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
+    std::fs::write(&csv, text).expect("csv");
+
+    // NPY in the opposite convention (1 = off), as bools: --mask-semantics off.
+    let npy = dir.path().join("m.npy");
+    let mut writer = npyz::WriteOptions::<bool>::new()
+        .default_dtype()
+        .shape(&[n as u64, 32])
+        .writer(std::fs::File::create(&npy).expect("npy"))
+        .begin_nd()
+        .expect("npy writer");
+    for r in &keep_rows {
+        for &v in r {
+            writer.push(&(v == 0.0)).expect("push");
+        }
+    }
+    writer.finish().expect("finish");
+
+    let jsonl = dir.path().join("m.jsonl");
+    let mut f = std::fs::File::create(&jsonl).expect("jsonl");
+    for off in &rows {
+        writeln!(f, "{}", serde_json::json!({ "off": off })).expect("line");
+    }
+
+    let from_csv = MaskTable::read_file(&csv, &[32], MaskSemantics::Keep).expect("csv reads");
+    let from_npy = MaskTable::read_file(&npy, &[32], MaskSemantics::Off).expect("npy reads");
+    let from_jsonl = MaskTable::read_file(&jsonl, &[32], MaskSemantics::Keep).expect("jsonl reads");
+    assert_eq!(from_csv, from_npy);
+    assert_eq!(from_csv, from_jsonl);
+    let outputs: Vec<_> = [from_csv, from_npy, from_jsonl]
+        .iter()
+        .map(|t| {
+            p.predict(&inputs.pixels, t, BroadcastPath::Compact)
+                .expect("predict")
+        })
+        .collect();
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+    // Row i goes with input i: predicting input 5 alone with row 5 gives the same logits.
+    let single = MaskTable::broadcast_off(&[32], &[rows[5].clone()]);
+    let alone = p
+        .predict(
+            &inputs.pixels[5 * 784..6 * 784],
+            &single,
+            BroadcastPath::Multiply,
+        )
+        .expect("one");
+    for (x, y) in alone.logits(0).iter().zip(outputs[0].logits(5)) {
+        assert!((x - y).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn export_then_import_gives_identical_logits() {
+    let p = predictor();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("m.safetensors");
+    infer::interop::export(&p.model, &file).expect("export");
+    let (config, model) = infer::interop::import(&file, &Device::flex()).expect("import");
+    assert_eq!(config.hidden, vec![32]);
+    let imported_dir = dir.path().join("imported");
+    infer::interop::write_artifact_dir(&imported_dir, config, &model).expect("artifact dir");
+    let q = Predictor::load(&imported_dir, None, &Device::flex()).expect("loads");
+    let inputs = test_inputs(50);
+    let table = MaskTable::all_on(&[32]);
+    let a = p
+        .predict(&inputs.pixels, &table, BroadcastPath::Multiply)
+        .expect("a");
+    let b = q
+        .predict(&inputs.pixels, &table, BroadcastPath::Multiply)
+        .expect("b");
+    assert_eq!(a, b);
+    // PyTorch layout: [out, in].
+    let bytes = std::fs::read(&file).expect("read");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("parse");
+    assert_eq!(st.tensor("hidden.0.weight").expect("w").shape(), &[32, 784]);
+    assert_eq!(st.tensor("output.weight").expect("w").shape(), &[10, 32]);
+}
+
+#[test]
+fn stream_of_1000_lines_with_per_line_masks_equals_predict() {
+    let p = predictor();
+    let n = 1000;
+    let inputs = test_inputs(n);
+    let rows = per_sample_rows(n);
+    let mut text = String::new();
+    for i in 0..n {
+        let pixels: Vec<u32> = inputs.pixels[i * 784..(i + 1) * 784]
+            .iter()
+            .map(|&v| (v * 255.0).round() as u32)
+            .collect();
+        text.push_str(&serde_json::json!({"pixels": pixels, "off": rows[i]}).to_string());
+        text.push('\n');
+        if i == 500 {
+            text.push_str("{\"pixels\": [1, 2, 3]}\n"); // a bad line in the middle
+        }
+    }
+    let mut out = Vec::new();
+    let stats = infer::stream::run(
+        &p,
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        &mut out,
+        255.0,
+    )
+    .expect("stream");
+    assert_eq!((stats.answered, stats.errors), (n, 1));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), n + 1);
+    assert!(
+        lines[501]["error"]
+            .as_str()
+            .expect("error line")
+            .contains("line 502"),
+        "{}",
+        lines[501]
+    );
+    assert!(
+        lines[501]["error"]
+            .as_str()
+            .expect("error line")
+            .contains("784")
+    );
+
+    let table = MaskTable::from_rows(
+        &[32],
+        rows.iter()
+            .map(|off| {
+                (0..32)
+                    .map(|j| if off.contains(&j) { 0.0 } else { 1.0 })
+                    .collect()
+            })
+            .collect(),
+    );
+    let expected = p
+        .predict(&inputs.pixels, &table, BroadcastPath::Multiply)
+        .expect("predict");
+    let answers: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l.get("error").is_none()).collect();
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(
+            a["predicted"].as_u64().expect("predicted") as usize,
+            expected.predicted(i),
+            "input {i}"
+        );
+        let probs: Vec<f32> = a["probabilities"]
+            .as_array()
+            .expect("probs")
+            .iter()
+            .map(|v| v.as_f64().expect("f") as f32)
+            .collect();
+        for (x, y) in probs.iter().zip(expected.probabilities(i)) {
+            assert!((x - y).abs() < 1e-6, "input {i}: {x} vs {y}");
+        }
+    }
+}
+
+fn infer_bin(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args(args)
+        .env("MNIST_DIR", mnist_dir())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+#[test]
+fn cli_predict_off_j_matches_the_library_and_reports_accuracy() {
+    let dir = artifact_dir().display().to_string();
+    let (ok, stdout, stderr) = infer_bin(&[
+        "predict",
+        "--artifact-dir",
+        &dir,
+        "--device",
+        "flex",
+        "--off",
+        "3",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json summary");
+    assert_eq!(summary["inputs"], 10000);
+    assert_eq!(summary["mean_neurons_off"], 1.0);
+    let p = predictor();
+    let inputs = test_inputs(10000);
+    let expected = p
+        .predict(
+            &inputs.pixels,
+            &MaskTable::broadcast_off(&[32], &[vec![3]]),
+            BroadcastPath::Multiply,
+        )
+        .expect("predict");
+    let labels = inputs.labels.expect("labels");
+    let correct = (0..10000)
+        .filter(|&i| expected.predicted(i) == labels[i] as usize)
+        .count();
+    assert_eq!(
+        summary["accuracy"].as_f64().expect("accuracy"),
+        correct as f64 / 10000.0
+    );
+}
+
+fn refused(args: &[&str], expect: &[&str]) {
+    let (ok, _, stderr) = infer_bin(args);
+    assert!(!ok, "{args:?} must fail");
+    for e in expect {
+        assert!(stderr.contains(e), "{args:?}: expected `{e}` in: {stderr}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_refused_with_file_row_and_expectation() {
+    let dir = artifact_dir().display().to_string();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+    let base = [
+        "predict",
+        "--artifact-dir",
+        &dir,
+        "--device",
+        "flex",
+        "--mask-file",
+    ];
+    let ones = vec!["1"; 32].join(",");
+    let wide = write("wide.csv", &(ones.clone() + ",1\n"));
+    refused(
+        &[&base[..], &[&wide]].concat(),
+        &["wide.csv", "row 1", "33 values", "expected 32"],
+    );
+    let two = write(
+        "two.csv",
+        &format!("{ones}\n{}\n", ones.replacen('1', "2", 1)),
+    );
+    refused(
+        &[&base[..], &[&two]].concat(),
+        &["two.csv", "row 2, column 1", "expected exactly 0 or 1"],
+    );
+    let rows3 = write("rows.csv", &format!("{ones}\n{ones}\n{ones}\n"));
+    refused(
+        &[&base[..], &[&rows3]].concat(),
+        &["rows.csv", "3 mask rows for 10000 inputs"],
+    );
+    let text = write("text.csv", &ones.replacen('1', "x", 1));
+    refused(
+        &[&base[..], &[&text]].concat(),
+        &["text.csv", "`x` is not a number"],
+    );
+    refused(
+        &[
+            "predict",
+            "--artifact-dir",
+            "/nonexistent/run",
+            "--device",
+            "flex",
+        ],
+        &["/nonexistent/run"],
+    );
+    refused(
+        &[
+            "predict",
+            "--artifact-dir",
+            &dir,
+            "--device",
+            "flex",
+            "--off",
+            "32",
+        ],
+        &["--off", "32", "0..=31"],
+    );
+
+    // A checkpoint whose hidden size differs from the config.
+    let other = tmp.path().join("other");
+    let config = ExperimentConfig::new(
+        MaskedMlpConfig::new().with_hidden(vec![16]),
+        burn::optim::AdamConfig::new(),
+    );
+    std::fs::create_dir_all(&other).expect("mkdir");
+    save_model(
+        &config.model.init(&Device::flex()),
+        &other.join("model.bpk"),
+    )
+    .expect("save");
+    let ck = other.join("model.bpk").display().to_string();
+    refused(
+        &[
+            "predict",
+            "--artifact-dir",
+            &dir,
+            "--device",
+            "flex",
+            "--checkpoint",
+            &ck,
+        ],
+        &["model.bpk", "do not fit"],
+    );
+    // A corrupt checkpoint.
+    let corrupt = write("corrupt.bpk", "not a burnpack");
+    refused(
+        &[
+            "predict",
+            "--artifact-dir",
+            &dir,
+            "--device",
+            "flex",
+            "--checkpoint",
+            &corrupt,
+        ],
+        &["corrupt.bpk"],
+    );
+    // A PNG that is not 28x28: write a 2x2 grayscale PNG.
+    let png_path = tmp.path().join("small.png");
+    {
+        let f = std::fs::File::create(&png_path).expect("png");
+        let mut enc = png::Encoder::new(f, 2, 2);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header()
+            .expect("hdr")
+            .write_image_data(&[0, 255, 255, 0])
+            .expect("data");
+    }
+    refused(
+        &[
+            "predict",
+            "--artifact-dir",
+            &dir,
+            "--device",
+            "flex",
+            &png_path.display().to_string(),
+        ],
+        &["small.png", "2x2", "expected 28x28"],
+    );
+}
