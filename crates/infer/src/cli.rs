@@ -82,6 +82,10 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE", requires = "images")]
     pub labels: Option<PathBuf>,
 
+    /// Predict only the first N inputs.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
     /// Folder with the MNIST files. Default: $MNIST_DIR, else download.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

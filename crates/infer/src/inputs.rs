@@ -25,6 +25,14 @@ impl InputSet {
         self.pixels.is_empty()
     }
 
+    /// Keep the first `n` inputs only.
+    pub fn truncate(&mut self, n: usize) {
+        self.pixels.truncate(n * PIXELS);
+        if let Some(labels) = &mut self.labels {
+            labels.truncate(n);
+        }
+    }
+
     /// From a decoded split (MNIST or IDX files), pixels / 255 as in training.
     pub fn from_split(split: &MnistSplit, origin: String) -> Self {
         let mut pixels = Vec::with_capacity(split.len() * PIXELS);

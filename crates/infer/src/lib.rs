@@ -33,12 +33,26 @@ pub fn load(args: &ModelArgs) -> Result<Predictor> {
 
 /// The inputs the flags name: PNGs, an IDX file, or the MNIST test set.
 pub fn inputs(args: &PredictArgs) -> Result<InputSet> {
-    if !args.pngs.is_empty() {
+    let mut set = if !args.pngs.is_empty() {
         InputSet::pngs(&args.pngs, args.invert)
     } else if let Some(images) = &args.images {
         InputSet::idx(images, args.labels.as_deref())
     } else {
         InputSet::mnist_test(args.data_dir.as_deref())
+    }?;
+    if let Some(n) = args.limit {
+        set.truncate(n);
+    }
+    Ok(set)
+}
+
+/// Shorten a long neuron list for the summary line.
+fn describe_list(flag: &str, list: &str) -> String {
+    if list.len() <= 40 {
+        format!("{flag} {list}")
+    } else {
+        let count = list.split(',').filter(|t| !t.trim().is_empty()).count();
+        format!("{flag} ({count} neurons)")
     }
 }
 
@@ -55,7 +69,7 @@ pub fn masks(args: &PredictArgs, predictor: &Predictor, n: usize) -> Result<(Mas
         let keep = parse_neuron_list(list, hidden, "--keep-only")?;
         (
             MaskTable::broadcast_keep_only(hidden, &keep),
-            format!("--keep-only {list}"),
+            describe_list("--keep-only", list),
         )
     } else if let Some(path) = &args.mask_file {
         let table = MaskTable::read_file(path, hidden, args.mask_semantics)?;
