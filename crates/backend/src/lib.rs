@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub mod cpu;
+
 use burn::prelude::*;
 
 /// The `--device` flag's values.
@@ -161,18 +163,19 @@ fn indexed_device(choice: DeviceChoice, index: usize) -> Result<SelectedDevice, 
             have: have(),
         });
     }
-    let device = match choice {
+    let device: Option<Device> = match choice {
         #[cfg(feature = "cuda")]
-        DeviceChoice::Cuda => Device::cuda(index),
+        DeviceChoice::Cuda => Some(Device::cuda(index)),
         #[cfg(feature = "wgpu")]
-        DeviceChoice::Wgpu => Device::wgpu(DeviceKind::DiscreteGpu(index)),
-        _ => {
-            return Err(BackendError::Unavailable {
-                choice,
-                reason: format!("{choice} has a single device; `{choice}:{index}` does not exist"),
-                hint: format!("use `{choice}`"),
-            });
-        }
+        DeviceChoice::Wgpu => Some(Device::wgpu(DeviceKind::DiscreteGpu(index))),
+        _ => None,
+    };
+    let Some(device) = device else {
+        return Err(BackendError::Unavailable {
+            choice,
+            reason: format!("{choice} has a single device; `{choice}:{index}` does not exist"),
+            hint: format!("use `{choice}`"),
+        });
     };
     probe(choice, &device)?;
     Ok(SelectedDevice {

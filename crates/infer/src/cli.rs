@@ -35,7 +35,7 @@ pub struct InferArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Predict a set of inputs, one mask row per input.
-    Predict(PredictArgs),
+    Predict(Box<PredictArgs>),
     /// Answer JSON lines from stdin: {"pixels": [784 values], "off": [...]} or "keep".
     Stream(StreamArgs),
     /// Write the weights as safetensors in PyTorch layout (hidden.0.weight [out, in], ...).

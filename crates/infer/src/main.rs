@@ -8,6 +8,7 @@ use infer::{BroadcastPath, interop, report, stream};
 
 fn main() -> ExitCode {
     let args = InferArgs::parse();
+    backend::cpu::flush_denormals();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -112,7 +112,7 @@ impl Predictor {
         path: BroadcastPath,
     ) -> Result<Predictions> {
         let width = self.config.model.input_size;
-        if pixels.len() % width != 0 {
+        if !pixels.len().is_multiple_of(width) {
             bail!(
                 "{} pixel values is not a whole number of {width}-pixel images",
                 pixels.len()

@@ -1,5 +1,8 @@
 //! `infer` against independent computations, on a small trained model made once per process.
 
+// Index loops mirror the maths of the oracles they implement.
+#![allow(clippy::needless_range_loop)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

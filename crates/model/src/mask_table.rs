@@ -98,7 +98,7 @@ impl MaskTable {
         origin: &str,
     ) -> Result<Self, NeuronListError> {
         let width = Self::width(hidden);
-        if values.is_empty() || values.len() % width != 0 {
+        if values.is_empty() || !values.len().is_multiple_of(width) {
             return Err(file_error(
                 origin,
                 format!(
@@ -333,7 +333,7 @@ impl MaskTable {
                     let npy = match npy.try_data::<$t>() {
                         Ok(reader) => {
                             return reader
-                                .map(|v| v.map(|v| v as u8 as f32 * 0.0 + v as f32))
+                                .map(|v| v.map(|v| v as f32))
                                 .collect::<Result<Vec<f32>, _>>()
                                 .map_err(read_err)
                                 .and_then(|values| finish(values, rows, cols, fortran))

@@ -1,5 +1,8 @@
 //! The masked model against an independent computation: plain Rust loops over the same weights.
 
+// Index loops mirror the maths of the oracles they implement.
+#![allow(clippy::needless_range_loop)]
+
 use burn::module::Param;
 use burn::prelude::*;
 use model::{HiddenMasks, MaskError, MaskedMlp, MaskedMlpConfig, NeuronMask};

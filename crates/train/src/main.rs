@@ -5,6 +5,7 @@ use train::TrainArgs;
 
 fn main() -> ExitCode {
     let args = TrainArgs::parse();
+    backend::cpu::flush_denormals();
     match train::run(&args) {
         Ok(outcome) => {
             let s = &outcome.summary;
