@@ -541,3 +541,84 @@ fn bad_inputs_are_refused_with_file_row_and_expectation() {
         &["small.png", "2x2", "expected 28x28"],
     );
 }
+
+#[test]
+fn png_inputs_match_the_same_mnist_images() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let inputs = test_inputs(3);
+    let mut paths = Vec::new();
+    for i in 0..3 {
+        let path = tmp.path().join(format!("digit{i}.png"));
+        let bytes: Vec<u8> = inputs.pixels[i * 784..(i + 1) * 784]
+            .iter()
+            .map(|&v| (v * 255.0).round() as u8)
+            .collect();
+        let mut enc = png::Encoder::new(std::fs::File::create(&path).expect("png"), 28, 28);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header()
+            .expect("hdr")
+            .write_image_data(&bytes)
+            .expect("data");
+        paths.push(path);
+    }
+    let from_png = InputSet::pngs(&paths, false).expect("pngs decode");
+    assert_eq!(from_png.pixels, inputs.pixels);
+    let inverted = InputSet::pngs(&paths, true).expect("inverted");
+    assert_eq!(inverted.pixels[0], 1.0 - inputs.pixels[0]);
+
+    // Through the binary: three PNGs in, three rows out, in order.
+    let out = tmp.path().join("rows.jsonl");
+    let dir = artifact_dir().display().to_string();
+    let mut args = vec![
+        "predict",
+        "--artifact-dir",
+        &dir,
+        "--device",
+        "flex",
+        "--output",
+    ];
+    let out_s = out.display().to_string();
+    args.push(&out_s);
+    let path_strings: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    args.extend(path_strings.iter().map(String::as_str));
+    let (ok, _, stderr) = infer_bin(&args);
+    assert!(ok, "{stderr}");
+    let expected = predictor()
+        .predict(
+            &inputs.pixels,
+            &MaskTable::all_on(&[32]),
+            BroadcastPath::Multiply,
+        )
+        .expect("predict");
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .expect("rows")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["index"], i);
+        assert_eq!(
+            row["predicted"].as_u64().expect("p") as usize,
+            expected.predicted(i)
+        );
+    }
+}
+
+#[test]
+fn a_missing_checkpoint_file_is_named() {
+    let dir = artifact_dir().display().to_string();
+    refused(
+        &[
+            "predict",
+            "--artifact-dir",
+            &dir,
+            "--device",
+            "flex",
+            "--checkpoint",
+            "/nonexistent/model-9.bpk",
+        ],
+        &["/nonexistent/model-9.bpk"],
+    );
+}

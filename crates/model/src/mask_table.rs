@@ -169,6 +169,19 @@ impl MaskTable {
         off as f64 / self.rows as f64
     }
 
+    /// The neurons row 0 switches off, per hidden layer (for a broadcast table: the mask).
+    pub fn off_per_layer(&self) -> Vec<Vec<usize>> {
+        let mut start = 0;
+        self.hidden
+            .iter()
+            .map(|&width| {
+                let row = &self.keep[start..start + width];
+                start += width;
+                (0..width).filter(|&i| row[i] == 0.0).collect()
+            })
+            .collect()
+    }
+
     /// For a broadcast table: the kept neurons of each layer (`None` where all are kept).
     pub fn kept_per_layer(&self) -> Vec<Option<Vec<usize>>> {
         let mut start = 0;

@@ -103,9 +103,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "NEURONS", conflicts_with_all = ["train_mask", "lesion_prob"])]
     pub train_off: Option<String>,
 
-    /// Like --train-off, from a file: one CSV row of 0/1 values per hidden neuron (layer
-    /// blocks side by side; see --mask-semantics), or JSON `{"off": [3, "1:42"]}` or
-    /// `{"keep": [...]}`.
+    /// Like --train-off, from a one-row mask file: .csv (0/1 per hidden neuron, layer blocks
+    /// side by side; see --mask-semantics), .npy, or .jsonl/.json (`{"off": [3, "1:42"]}` or
+    /// `{"keep": [...]}`).
     #[arg(long, value_name = "FILE", conflicts_with = "lesion_prob")]
     pub train_mask: Option<PathBuf>,
 

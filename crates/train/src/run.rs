@@ -18,7 +18,7 @@ use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraini
 use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
 use model::artifact::{load_config, save_config, save_model, write_atomic};
 use model::{
-    ArtifactDir, ExperimentConfig, MaskPolicy, MaskedBatch, MaskedMlp, TrainingSummary,
+    ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedBatch, MaskedMlp, TrainingSummary,
     parse_neuron_list,
 };
 
@@ -89,8 +89,17 @@ pub fn resolve_config(args: &TrainArgs, artifacts: &ArtifactDir) -> Result<Exper
         config.train_mask = MaskPolicy::Fixed { off };
     }
     if let Some(path) = &args.train_mask {
-        let off = model::neurons::read_fixed_mask_file(path, &hidden, args.mask_semantics)?;
-        config.train_mask = MaskPolicy::Fixed { off };
+        let table = MaskTable::read_file(path, &hidden, args.mask_semantics)?;
+        if !table.is_broadcast() {
+            bail!(
+                "--train-mask {}: {} rows; a fixed training mask is a single row (the same for every sample)",
+                path.display(),
+                table.rows()
+            );
+        }
+        config.train_mask = MaskPolicy::Fixed {
+            off: table.off_per_layer(),
+        };
     }
     if let Some(p) = args.lesion_prob {
         config.train_mask = MaskPolicy::RandomOff {

@@ -304,3 +304,42 @@ fn trains_briefly_on_wgpu_when_compiled_in() {
     assert!(outcome.summary.test_accuracy > 0.5, "{:?}", outcome.summary);
     println!("wgpu: {:?}", outcome.summary);
 }
+
+#[test]
+fn a_train_mask_file_becomes_the_fixed_policy_recorded_in_the_config() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut row = vec!["1"; 600];
+    row[3] = "0";
+    row[17] = "0";
+    let csv = tmp.path().join("mask.csv");
+    std::fs::write(&csv, row.join(",") + "\n").expect("write");
+    let a = args(tmp.path(), &["--train-mask", csv.to_str().expect("utf8")]);
+    let config = train::run::resolve_config(&a, &ArtifactDir::new(tmp.path())).expect("resolves");
+    assert_eq!(
+        config.train_mask,
+        MaskPolicy::Fixed {
+            off: vec![vec![3, 17]]
+        }
+    );
+
+    // The same file read with the question's convention (1 = off) means the opposite.
+    let a = args(
+        tmp.path(),
+        &[
+            "--train-mask",
+            csv.to_str().expect("utf8"),
+            "--mask-semantics",
+            "off",
+        ],
+    );
+    let config = train::run::resolve_config(&a, &ArtifactDir::new(tmp.path())).expect("resolves");
+    let MaskPolicy::Fixed { off } = config.train_mask else {
+        panic!("fixed policy")
+    };
+    assert_eq!(off[0].len(), 598);
+
+    std::fs::write(&csv, format!("{}\n{}\n", row.join(","), row.join(","))).expect("write");
+    let a = args(tmp.path(), &["--train-mask", csv.to_str().expect("utf8")]);
+    let err = train::run::resolve_config(&a, &ArtifactDir::new(tmp.path())).expect_err("2 rows");
+    assert!(err.to_string().contains("single row"), "{err}");
+}
