@@ -74,9 +74,9 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
 
-    /// Data-parallel training on several devices, e.g. `cuda:0,cuda:1` or `wgpu:0,wgpu:1`:
-    /// each batch is split across them and the optimizer steps on the first. Overrides
-    /// --device. CPU backends are one device each, so this is for machines with several GPUs.
+    /// Data-parallel training on several devices, e.g. `cuda:0,cuda:1` or `wgpu:0,wgpu:1`
+    /// (`flex,flex` runs two workers on the CPU): each optimizer step takes one batch per
+    /// device, the update happening on the first. Overrides --device.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub devices: Option<Vec<String>>,
 

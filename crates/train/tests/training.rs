@@ -343,3 +343,24 @@ fn a_train_mask_file_becomes_the_fixed_policy_recorded_in_the_config() {
     let err = train::run::resolve_config(&a, &ArtifactDir::new(tmp.path())).expect_err("2 rows");
     assert!(err.to_string().contains("single row"), "{err}");
 }
+
+#[test]
+#[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
+fn data_parallel_training_on_two_cpu_workers_runs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let outcome = train(
+        tmp.path(),
+        &[
+            "--devices",
+            "flex,flex",
+            "--limit-train",
+            "4000",
+            "--limit-test",
+            "1000",
+            "--epochs",
+            "1",
+        ],
+    );
+    assert!(outcome.summary.test_accuracy > 0.6, "{:?}", outcome.summary);
+    assert!(ArtifactDir::new(tmp.path()).model().is_file());
+}
