@@ -38,6 +38,9 @@ pub enum Command {
     Predict(Box<PredictArgs>),
     /// Answer JSON lines from stdin: {"pixels": [784 values], "off": [...]} or "keep".
     Stream(StreamArgs),
+    /// Rank every neuron of the last hidden layer by what switching it off costs
+    /// (accuracy, loss), all in about one forward pass.
+    Ablate(Box<AblateArgs>),
     /// Write the weights as safetensors in PyTorch layout (hidden.0.weight [out, in], ...).
     Export(ExportArgs),
     /// Turn a safetensors file in PyTorch layout into an artifact directory.
@@ -147,6 +150,46 @@ pub struct StreamArgs {
     /// The brightest pixel value in lines that carry no "scale" field: 255 (bytes) or 1.
     #[arg(long, value_name = "255|1", default_value_t = 255.0)]
     pub pixel_scale: f32,
+}
+
+#[derive(Debug, Args)]
+pub struct AblateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Labelled IDX images instead of the MNIST test set (needs --labels).
+    #[arg(long, value_name = "FILE", requires = "labels")]
+    pub images: Option<PathBuf>,
+
+    /// IDX labels for --images.
+    #[arg(long, value_name = "FILE", requires = "images")]
+    pub labels: Option<PathBuf>,
+
+    /// Folder with the MNIST files. Default: $MNIST_DIR, else download.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Use only the first N inputs.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// `zero`: the neuron's activation becomes 0 (the seed's mask); `mean`: it is held at its
+    /// mean over the training set (computed once, kept as neuron_means.json in the artifact
+    /// directory).
+    #[arg(long, value_enum, default_value = "zero")]
+    pub mode: crate::ablate::AblationMode,
+
+    /// How many of the most important neurons to print.
+    #[arg(long, value_name = "K", default_value_t = 20)]
+    pub top: usize,
+
+    /// Every neuron's figures as CSV: layer,neuron,accuracy,loss,delta_accuracy,delta_loss,rank.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the whole result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

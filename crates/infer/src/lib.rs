@@ -3,6 +3,7 @@
 //! The library is what the binary runs: [`Predictor`] loads an artifact directory and
 //! predicts batches with a [`model::MaskTable`] (one mask row per input, or one for all).
 
+pub mod ablate;
 pub mod cli;
 pub mod inputs;
 pub mod interop;

@@ -56,6 +56,7 @@ fn run(args: InferArgs) -> Result<()> {
                 stats.answered, stats.errors, stats.batches
             );
         }
+        Command::Ablate(a) => ablate(&a)?,
         Command::Export(a) => {
             let predictor = infer::load(&a.model)?;
             interop::export(&predictor.model, &a.output)?;
@@ -72,6 +73,82 @@ fn run(args: InferArgs) -> Result<()> {
                 a.artifact_dir.display()
             );
         }
+    }
+    Ok(())
+}
+
+fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
+    use infer::ablate::{self, AblationMode};
+    let predictor = infer::load(&a.model)?;
+    let mut inputs = match &a.images {
+        Some(images) => infer::InputSet::idx(images, a.labels.as_deref())?,
+        None => infer::InputSet::mnist_test(a.data_dir.as_deref())?,
+    };
+    if let Some(n) = a.limit {
+        inputs.truncate(n);
+    }
+    let labels = inputs
+        .labels
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("ablation needs labels: pass --labels with --images"))?;
+    let means = match a.mode {
+        AblationMode::Zero => None,
+        AblationMode::Mean => Some(ablate::cached_means(
+            &predictor,
+            &a.model.artifact_dir,
+            || {
+                let source = data::MnistSource::resolve(a.data_dir.as_deref());
+                let train = source.load(data::Split::Train)?;
+                Ok(infer::InputSet::from_split(&train, String::new()).pixels)
+            },
+        )?),
+    };
+    let started = std::time::Instant::now();
+    let result = ablate::sweep(
+        &predictor,
+        &inputs.pixels,
+        &labels,
+        a.mode,
+        means.as_deref(),
+    )?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(out) = &a.output {
+        ablate::write_csv(out, &result)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&result)?);
+        return Ok(());
+    }
+    println!(
+        "{} inputs ({}); intact model: accuracy {:.2}%, loss {:.4}",
+        result.inputs,
+        inputs.origin,
+        result.baseline_accuracy * 100.0,
+        result.baseline_loss
+    );
+    println!(
+        "swept {} neurons of hidden layer {} ({:?} mode) in {seconds:.2}s",
+        result.effects.len(),
+        predictor.hidden().len() - 1,
+        a.mode
+    );
+    println!(
+        "{:>4}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
+        "rank", "neuron", "accuracy", "Δaccuracy", "loss", "Δloss"
+    );
+    for e in ablate::top(&result, a.top) {
+        println!(
+            "{:>4}  {:>6}  {:>8.2}%  {:>+8.2}%  {:>8.4}  {:>+8.4}",
+            e.rank,
+            e.neuron,
+            e.accuracy * 100.0,
+            e.delta_accuracy * 100.0,
+            e.loss,
+            e.delta_loss
+        );
+    }
+    if let Some(out) = &a.output {
+        println!("all neurons: {}", out.display());
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! <dir>/metrics.csv        epoch,split,loss,accuracy,seconds
 //! <dir>/curves.png         loss and accuracy per epoch
 //! <dir>/checkpoint/        Burn's per-epoch checkpoints: model-N.bpk, optim-N.bpk, scheduler-N.bpk
+//! <dir>/neuron_means.json  mean training-set activation per last-hidden neuron (infer ablate)
 //! ```
 
 use std::io::Write;
@@ -32,6 +33,7 @@ impl ArtifactDir {
     pub const METRICS: &'static str = "metrics.csv";
     pub const CURVES: &'static str = "curves.png";
     pub const CHECKPOINTS: &'static str = "checkpoint";
+    pub const NEURON_MEANS: &'static str = "neuron_means.json";
 
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
@@ -59,6 +61,12 @@ impl ArtifactDir {
 
     pub fn curves(&self) -> PathBuf {
         self.root.join(Self::CURVES)
+    }
+
+    /// Mean activation of each last-hidden-layer neuron over the training set, written by
+    /// `infer ablate --mode mean` the first time it needs it.
+    pub fn neuron_means(&self) -> PathBuf {
+        self.root.join(Self::NEURON_MEANS)
     }
 
     pub fn checkpoints(&self) -> PathBuf {

@@ -96,9 +96,9 @@ impl MaskedMlp {
         self.output.forward(x)
     }
 
-    /// Logits `[B, classes]` with each hidden layer's output multiplied by its mask right after
-    /// the Linear and before the ReLU, as in the seed's accepted answer.
-    pub fn forward_masked(
+    /// The last hidden layer's activations `[B, H]` (after its mask and ReLU): what the
+    /// output layer sees. `output.forward` of them gives `forward_masked`'s logits.
+    pub fn last_hidden(
         &self,
         images: Tensor<2>,
         masks: &HiddenMasks,
@@ -113,7 +113,17 @@ impl MaskedMlp {
             };
             x = relu(pre);
         }
-        Ok(self.output.forward(x))
+        Ok(x)
+    }
+
+    /// Logits `[B, classes]` with each hidden layer's output multiplied by its mask right after
+    /// the Linear and before the ReLU, as in the seed's accepted answer.
+    pub fn forward_masked(
+        &self,
+        images: Tensor<2>,
+        masks: &HiddenMasks,
+    ) -> Result<Tensor<2>, MaskError> {
+        Ok(self.output.forward(self.last_hidden(images, masks)?))
     }
 }
 

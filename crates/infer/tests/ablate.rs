@@ -1,0 +1,124 @@
+//! The fast ablation sweep against brute force: one masked forward pass per neuron.
+
+mod common;
+use common::{predictor, test_inputs};
+
+use infer::ablate::{self, AblationMode};
+
+#[test]
+fn fast_zero_sweep_equals_one_masked_forward_per_neuron() {
+    let p = predictor();
+    let inputs = test_inputs(2000);
+    let labels = inputs.labels.clone().expect("labels");
+    let result =
+        ablate::sweep(&p, &inputs.pixels, &labels, AblationMode::Zero, None).expect("sweep");
+    assert_eq!(result.effects.len(), 32);
+    let mut changed = 0;
+    for j in 0..32 {
+        let (correct, loss) =
+            ablate::brute_force_zero(&p, &inputs.pixels, &labels, j).expect("brute force");
+        let e = &result.effects[j];
+        assert_eq!(e.correct, correct, "neuron {j}: accuracy counts differ");
+        assert!(
+            (e.loss - loss).abs() < 1e-4,
+            "neuron {j}: loss {} vs {loss}",
+            e.loss
+        );
+        if e.correct != result.baseline_correct {
+            changed += 1;
+        }
+    }
+    assert!(
+        changed > 0,
+        "no neuron changed any prediction: the test would prove nothing"
+    );
+    // Ranks are a permutation, rank 1 the largest accuracy drop.
+    let mut ranks: Vec<usize> = result.effects.iter().map(|e| e.rank).collect();
+    ranks.sort();
+    assert_eq!(ranks, (1..=32).collect::<Vec<_>>());
+    let first = ablate::top(&result, 1)[0];
+    assert!(result.effects.iter().all(|e| e.correct >= first.correct));
+}
+
+#[test]
+fn mean_mode_holds_each_neuron_at_its_mean() {
+    let p = predictor();
+    let inputs = test_inputs(500);
+    let labels = inputs.labels.clone().expect("labels");
+    let means = ablate::neuron_means(&p, &inputs.pixels).expect("means");
+    let result = ablate::sweep(
+        &p,
+        &inputs.pixels,
+        &labels,
+        AblationMode::Mean,
+        Some(&means),
+    )
+    .expect("sweep");
+    // Independent check for a few neurons: replace column j of the activations by its mean on
+    // the host and apply the output layer with plain loops.
+    use burn::prelude::*;
+    let h: Vec<f32> = p
+        .model
+        .last_hidden(
+            Tensor::from_data(
+                TensorData::new(inputs.pixels.clone(), [500, 784]),
+                &p.device,
+            ),
+            &model::HiddenMasks::none(),
+        )
+        .expect("hidden")
+        .into_data()
+        .try_into_vec_as()
+        .expect("f32");
+    let w: Vec<f32> = p
+        .model
+        .output
+        .weight
+        .val()
+        .into_data()
+        .try_into_vec_as()
+        .expect("w");
+    let b: Vec<f32> = p
+        .model
+        .output
+        .bias
+        .as_ref()
+        .expect("b")
+        .val()
+        .into_data()
+        .try_into_vec_as()
+        .expect("b");
+    for j in [0usize, 13, 31] {
+        let (mut correct, mut loss) = (0usize, 0f64);
+        for n in 0..500 {
+            let logits: Vec<f64> = (0..10)
+                .map(|c| {
+                    b[c] as f64
+                        + (0..32)
+                            .map(|o| {
+                                let a = if o == j { means[j] } else { h[n * 32 + o] };
+                                a as f64 * w[o * 10 + c] as f64
+                            })
+                            .sum::<f64>()
+                })
+                .collect();
+            let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f64>().ln();
+            loss += lse - logits[labels[n] as usize];
+            let pred = (0..10).fold(0, |best, c| if logits[c] > logits[best] { c } else { best });
+            correct += usize::from(pred == labels[n] as usize);
+        }
+        let e = &result.effects[j];
+        assert!(
+            (e.loss - loss / 500.0).abs() < 1e-4,
+            "neuron {j}: {} vs {}",
+            e.loss,
+            loss / 500.0
+        );
+        assert!(
+            (e.correct as i64 - correct as i64).abs() <= 1,
+            "neuron {j}: {} vs {correct}",
+            e.correct
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! Shared fixtures: a small deterministic model in an artifact dir, and the MNIST test set.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use burn::module::Param;
+use burn::prelude::*;
+use infer::{InputSet, Predictor};
+use model::artifact::{save_config, save_model};
+use model::{ArtifactDir, ExperimentConfig, MaskedMlpConfig};
+
+pub fn mnist_dir() -> PathBuf {
+    std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
+}
+
+/// An artifact dir with a network of hidden [32] and deterministic pseudo-random weights
+/// (what matters here is that masks act as they should, not that it is trained).
+pub fn artifact_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let device = Device::flex();
+        let config = ExperimentConfig::new(
+            MaskedMlpConfig::new().with_hidden(vec![32]),
+            burn::optim::AdamConfig::new(),
+        );
+        let mut model = config.model.init(&device);
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        };
+        for linear in model
+            .hidden
+            .iter_mut()
+            .chain(std::iter::once(&mut model.output))
+        {
+            let [d_in, d_out] = linear.weight.dims();
+            let w: Vec<f32> = (0..d_in * d_out).map(|_| next() * 0.2).collect();
+            let b: Vec<f32> = (0..d_out).map(|_| next() * 0.2 + 0.05).collect();
+            linear.weight = Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [d_in, d_out]),
+                &device,
+            ));
+            linear.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [d_out]),
+                &device,
+            )));
+        }
+        let art = ArtifactDir::new(dir.path());
+        save_config(&config, &art.config()).expect("config");
+        save_model(&model, &art.model()).expect("model");
+        dir
+    })
+    .path()
+}
+
+pub fn predictor() -> Predictor {
+    Predictor::load(artifact_dir(), None, &Device::flex()).expect("loads")
+}
+
+pub fn test_inputs(n: usize) -> InputSet {
+    let all = InputSet::mnist_test(Some(&mnist_dir())).expect("MNIST test set");
+    InputSet {
+        pixels: all.pixels[..n * 784].to_vec(),
+        labels: all.labels.map(|l| l[..n].to_vec()),
+        origin: all.origin,
+    }
+}
