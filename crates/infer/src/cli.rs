@@ -187,6 +187,11 @@ pub struct AblateArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Draw the layer as a grid of cells coloured by accuracy drop, beside a bar chart of
+    /// the --top K neurons (PNG).
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+
     /// Print the whole result as one JSON object.
     #[arg(long)]
     pub json: bool,

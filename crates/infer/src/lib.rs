@@ -7,6 +7,7 @@ pub mod ablate;
 pub mod cli;
 pub mod inputs;
 pub mod interop;
+pub mod plots;
 pub mod predictor;
 pub mod report;
 pub mod stream;

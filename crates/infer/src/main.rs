@@ -115,6 +115,9 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
     if let Some(out) = &a.output {
         ablate::write_csv(out, &result)?;
     }
+    if let Some(plot) = &a.plot {
+        infer::plots::draw_ablation(plot, &result, a.top)?;
+    }
     if a.json {
         println!("{}", serde_json::to_string(&result)?);
         return Ok(());
@@ -149,6 +152,9 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
     }
     if let Some(out) = &a.output {
         println!("all neurons: {}", out.display());
+    }
+    if let Some(plot) = &a.plot {
+        println!("plot: {}", plot.display());
     }
     Ok(())
 }

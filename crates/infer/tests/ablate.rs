@@ -122,3 +122,47 @@ fn mean_mode_holds_each_neuron_at_its_mean() {
         );
     }
 }
+
+#[test]
+fn cli_writes_the_ranked_csv_and_the_plot() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (csv, png) = (tmp.path().join("a.csv"), tmp.path().join("a.png"));
+    let dir = common::artifact_dir().display().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_infer"))
+        .args([
+            "ablate",
+            "--artifact-dir",
+            &dir,
+            "--device",
+            "flex",
+            "--limit",
+            "500",
+            "--top",
+            "5",
+        ])
+        .arg("--output")
+        .arg(&csv)
+        .arg("--plot")
+        .arg(&png)
+        .env("MNIST_DIR", common::mnist_dir())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    assert!(text.starts_with("layer,neuron,accuracy,loss,delta_accuracy,delta_loss,rank\n"));
+    assert_eq!(text.lines().count(), 33, "header + 32 neurons");
+    let bytes = std::fs::read(&png).expect("png");
+    assert_eq!(&bytes[1..4], b"PNG");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("rank"))
+        .skip(1)
+        .take_while(|l| l.trim_start().starts_with(char::is_numeric))
+        .collect();
+    assert_eq!(table.len(), 5, "{stdout}");
+}

@@ -1,0 +1,114 @@
+//! Pictures of an ablation: the hidden layer as a grid coloured by accuracy drop, and the
+//! most important neurons as bars.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+use crate::ablate::{Ablation, top};
+
+/// Grid width for a layer of `h` neurons: 600 is drawn 30 wide and 20 high.
+fn grid_columns(h: usize) -> usize {
+    if h == 600 {
+        30
+    } else {
+        (h as f64 * 1.5).sqrt().ceil().max(1.0) as usize
+    }
+}
+
+/// White for no drop, deepening red for the largest drop.
+fn heat(drop: f64, max_drop: f64) -> RGBColor {
+    let t = if max_drop > 0.0 {
+        (drop / max_drop).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let fade = (255.0 * (1.0 - t)) as u8;
+    RGBColor(255, fade, fade)
+}
+
+/// `--plot`: left the grid (cell j = neuron j, row-major), right the top-`k` bar chart.
+pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
+    // Embedded so the plot renders the same on machines without system fonts.
+    let _ =
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    let err = |e: &dyn std::fmt::Display| anyhow!("{}: cannot draw: {e}", path.display());
+    let h = ablation.effects.len();
+    let cols = grid_columns(h);
+    let rows = h.div_ceil(cols);
+    let drops: Vec<f64> = ablation
+        .effects
+        .iter()
+        .map(|e| (-e.delta_accuracy).max(0.0) * 100.0)
+        .collect();
+    let max_drop = drops.iter().cloned().fold(0.0, f64::max);
+    let root = BitMapBackend::new(path, (1400, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (left, right) = root.split_horizontally(760);
+    let layer = ablation.effects.first().map_or(0, |e| e.layer);
+    let mut grid = ChartBuilder::on(&left)
+        .caption(
+            format!(
+                "hidden layer {layer}: accuracy drop when each neuron is off (max {max_drop:.2} pp)"
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(28)
+        .y_label_area_size(40)
+        .build_cartesian_2d(0..cols, 0..rows)
+        .map_err(|e| err(&e))?;
+    grid.configure_mesh()
+        .disable_mesh()
+        .x_desc("neuron % cols")
+        .y_desc("neuron / cols")
+        .draw()
+        .map_err(|e| err(&e))?;
+    grid.draw_series(drops.iter().enumerate().map(|(j, &d)| {
+        let (x, y) = (j % cols, j / cols);
+        Rectangle::new([(x, y), (x + 1, y + 1)], heat(d, max_drop).filled())
+    }))
+    .map_err(|e| err(&e))?;
+    let best = top(ablation, k);
+    let top_drop = best
+        .iter()
+        .map(|e| -e.delta_accuracy * 100.0)
+        .fold(0.0, f64::max)
+        .max(1e-3);
+    let mut bars = ChartBuilder::on(&right)
+        .caption(
+            format!("top {} neurons by accuracy drop", best.len()),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((0..best.len()).into_segmented(), 0.0..top_drop * 1.1)
+        .map_err(|e| err(&e))?;
+    let labels: Vec<String> = best.iter().map(|e| e.neuron.to_string()).collect();
+    bars.configure_mesh()
+        .disable_x_mesh()
+        .y_desc("accuracy drop (percentage points)")
+        .x_desc("neuron")
+        .x_labels(best.len())
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .draw()
+        .map_err(|e| err(&e))?;
+    bars.draw_series(
+        Histogram::vertical(&bars)
+            .style(RED.mix(0.7).filled())
+            .margin(4)
+            .data(
+                best.iter()
+                    .enumerate()
+                    .map(|(i, e)| (i, (-e.delta_accuracy * 100.0).max(0.0))),
+            ),
+    )
+    .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
