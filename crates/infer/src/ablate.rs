@@ -105,26 +105,17 @@ fn sweep_batch(
     Ok(())
 }
 
-/// The intact model's correct count and summed loss on one batch.
-fn baseline_batch(
-    predictor: &Predictor,
-    h: Tensor<2>,
-    targets: Tensor<1, Int>,
-) -> Result<(usize, f64)> {
-    let [n, _] = h.dims();
-    let logits = predictor.model.output.forward(h);
+/// Correct predictions and summed cross-entropy of `logits` `[n, C]` against `targets`.
+fn score(logits: Tensor<2>, targets: Tensor<1, Int>) -> (usize, f64) {
+    let n = targets.dims()[0];
+    let targets = targets.reshape([n, 1]);
     let nll: f32 = log_softmax(logits.clone(), 1)
-        .gather(1, targets.clone().reshape([n, 1]))
+        .gather(1, targets.clone())
         .neg()
         .sum()
         .into_scalar();
-    let hits: i64 = logits
-        .argmax(1)
-        .equal(targets.reshape([n, 1]))
-        .int()
-        .sum()
-        .into_scalar();
-    Ok((hits as usize, nll as f64))
+    let hits: i64 = logits.argmax(1).equal(targets).int().sum().into_scalar();
+    (hits as usize, nll as f64)
 }
 
 fn batch_tensors(
@@ -186,7 +177,7 @@ pub fn sweep(
         let (images, targets) = batch_tensors(predictor, pixels, labels, range.clone());
         let masks = defaults.masks_for(range, &predictor.device)?;
         let h = predictor.model.last_hidden(images, &masks)?;
-        let (c, l) = baseline_batch(predictor, h.clone(), targets.clone())?;
+        let (c, l) = score(predictor.model.output.forward(h.clone()), targets.clone());
         base_correct += c;
         base_loss += l;
         sweep_batch(
@@ -345,21 +336,9 @@ pub fn brute_force_zero(
         let range = start..(start + BATCH).min(n);
         let (images, targets) = batch_tensors(predictor, pixels, labels, range.clone());
         let masks = table.masks_for(range, &predictor.device)?;
-        let logits = predictor.model.forward_masked(images, &masks)?;
-        let m = targets.dims()[0];
-        let nll: f32 = log_softmax(logits.clone(), 1)
-            .gather(1, targets.clone().reshape([m, 1]))
-            .neg()
-            .sum()
-            .into_scalar();
-        let hits: i64 = logits
-            .argmax(1)
-            .equal(targets.reshape([m, 1]))
-            .int()
-            .sum()
-            .into_scalar();
-        correct += hits as usize;
-        loss += nll as f64;
+        let (hits, nll) = score(predictor.model.forward_masked(images, &masks)?, targets);
+        correct += hits;
+        loss += nll;
     }
     Ok((correct, loss / n as f64))
 }

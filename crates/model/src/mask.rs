@@ -36,7 +36,7 @@ pub enum MaskError {
         column: usize,
         value: f32,
     },
-    #[error("neuron index {index} is out of range; the layer has {width} neurons (0..={max})", max = width - 1)]
+    #[error("neuron index {index} is out of range; the layer has {width} neurons (0..={max})", max = width.saturating_sub(1))]
     IndexOutOfRange { index: usize, width: usize },
     #[error("lesion probability is {0}; expected a number in [0, 1]")]
     Probability(f64),

@@ -48,13 +48,13 @@ pub enum NeuronListError {
         "{origin}: `{token}` is not a neuron; expected `index` or `layer:index` with whole numbers"
     )]
     Syntax { origin: String, token: String },
-    #[error("{origin}: layer {layer} does not exist; the network has {layers} hidden layer(s) (0..={max})", max = layers - 1)]
+    #[error("{origin}: layer {layer} does not exist; the network has {layers} hidden layer(s) (0..={max})", max = layers.saturating_sub(1))]
     Layer {
         origin: String,
         layer: usize,
         layers: usize,
     },
-    #[error("{origin}: neuron {index} is beyond hidden layer {layer}, which has {width} neurons (0..={max})", max = width - 1)]
+    #[error("{origin}: neuron {index} is beyond hidden layer {layer}, which has {width} neurons (0..={max})", max = width.saturating_sub(1))]
     Index {
         origin: String,
         layer: usize,
