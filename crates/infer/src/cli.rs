@@ -187,6 +187,16 @@ pub struct AblateArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Sets of neurons switched off together, one set a line (`3,17,42` or `0:5 0:9`);
+    /// each set's accuracy and loss are reported.
+    #[arg(long, value_name = "FILE")]
+    pub groups: Option<PathBuf>,
+
+    /// Switch neurons off one after another, least important first, and draw the accuracy
+    /// curve (PNG; default pruning.png): how many can go before accuracy drops 1 point?
+    #[arg(long, value_name = "FILE.png", num_args = 0..=1, default_missing_value = "pruning.png")]
+    pub cumulative: Option<PathBuf>,
+
     /// Draw the layer as a grid of cells coloured by accuracy drop, beside a bar chart of
     /// the --top K neurons (PNG).
     #[arg(long, value_name = "FILE.png")]

@@ -118,8 +118,36 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
     if let Some(plot) = &a.plot {
         infer::plots::draw_ablation(plot, &result, a.top)?;
     }
+    let groups = match &a.groups {
+        Some(path) => {
+            let sets = ablate::read_groups(path, predictor.hidden())?;
+            Some(ablate::groups(
+                &predictor,
+                &inputs.pixels,
+                &labels,
+                &sets,
+                means.as_deref(),
+            )?)
+        }
+        None => None,
+    };
+    let curve = match &a.cumulative {
+        Some(path) => {
+            let curve = ablate::cumulative(
+                &predictor,
+                &inputs.pixels,
+                &labels,
+                &result,
+                means.as_deref(),
+            )?;
+            infer::plots::draw_pruning_curve(path, &curve)?;
+            Some(curve)
+        }
+        None => None,
+    };
     if a.json {
-        println!("{}", serde_json::to_string(&result)?);
+        let json = serde_json::json!({ "ablation": result, "groups": groups, "cumulative": curve });
+        println!("{json}");
         return Ok(());
     }
     println!(
@@ -155,6 +183,26 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
     }
     if let Some(plot) = &a.plot {
         println!("plot: {}", plot.display());
+    }
+    for g in groups.iter().flatten() {
+        println!(
+            "group (line {}, {} neurons): accuracy {:.2}% ({:+.2}%), loss {:.4} ({:+.4})",
+            g.line,
+            g.neurons.len(),
+            g.accuracy * 100.0,
+            g.delta_accuracy * 100.0,
+            g.loss,
+            g.delta_loss
+        );
+    }
+    if let (Some(curve), Some(path)) = (&curve, &a.cumulative) {
+        println!(
+            "pruning: {} of {} neurons can be switched off (least important first) with accuracy within 1 point of {:.2}%; curve: {}",
+            curve.removable_within_1pp,
+            curve.accuracy.len() - 1,
+            curve.accuracy[0] * 100.0,
+            path.display()
+        );
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-use crate::ablate::{Ablation, top};
+use crate::ablate::{Ablation, PruningCurve, top};
 
 /// Grid width for a layer of `h` neurons: 600 is drawn 30 wide and 20 high.
 fn grid_columns(h: usize) -> usize {
@@ -109,6 +109,58 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
             ),
     )
     .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// `--cumulative`: accuracy against the number of neurons switched off, least important first.
+pub fn draw_pruning_curve(path: &Path, curve: &PruningCurve) -> Result<()> {
+    let _ =
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    let err = |e: &dyn std::fmt::Display| anyhow!("{}: cannot draw: {e}", path.display());
+    let root = BitMapBackend::new(path, (900, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let total = curve.accuracy.len() - 1;
+    let k = curve.removable_within_1pp;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "pruning curve: {k} of {total} neurons can go within 1 pp of the intact accuracy"
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0..total, 0.0..100.0)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("neurons switched off (least important first)")
+        .y_desc("test accuracy (%)")
+        .draw()
+        .map_err(|e| err(&e))?;
+    chart
+        .draw_series(LineSeries::new(
+            curve
+                .accuracy
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (i, a * 100.0)),
+            BLUE.stroke_width(2),
+        ))
+        .map_err(|e| err(&e))?;
+    let floor = (curve.accuracy[0] - 0.01) * 100.0;
+    chart
+        .draw_series(LineSeries::new([(0, floor), (total, floor)], RED.mix(0.6)))
+        .map_err(|e| err(&e))?;
+    chart
+        .draw_series(std::iter::once(Circle::new(
+            (k, curve.accuracy[k] * 100.0),
+            5,
+            RED.filled(),
+        )))
+        .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }

@@ -166,3 +166,50 @@ fn cli_writes_the_ranked_csv_and_the_plot() {
         .collect();
     assert_eq!(table.len(), 5, "{stdout}");
 }
+
+/// Brute force: accuracy with `off` switched off, by a masked forward pass.
+fn brute_accuracy(p: &infer::Predictor, pixels: &[f32], labels: &[u8], off: &[usize]) -> f64 {
+    let table = model::MaskTable::broadcast_off(&[32], &[off.to_vec()]);
+    let out = p
+        .predict(pixels, &table, infer::BroadcastPath::Multiply)
+        .expect("predict");
+    let correct = (0..labels.len())
+        .filter(|&i| out.predicted(i) == labels[i] as usize)
+        .count();
+    correct as f64 / labels.len() as f64
+}
+
+#[test]
+fn groups_and_the_pruning_curve_equal_masked_forward_passes() {
+    let p = predictor();
+    let inputs = test_inputs(1000);
+    let labels = inputs.labels.clone().expect("labels");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("groups.txt");
+    std::fs::write(&file, "# a comment\n1,2,3\n\n0:4 0:5 0:30\n").expect("write");
+    let sets = ablate::read_groups(&file, &[32]).expect("groups parse");
+    assert_eq!(sets, vec![(2, vec![1, 2, 3]), (4, vec![4, 5, 30])]);
+    let effects = ablate::groups(&p, &inputs.pixels, &labels, &sets, None).expect("groups");
+    for (g, (_, off)) in effects.iter().zip(&sets) {
+        assert!((g.accuracy - brute_accuracy(&p, &inputs.pixels, &labels, off)).abs() < 1e-12);
+    }
+
+    let sweep =
+        ablate::sweep(&p, &inputs.pixels, &labels, AblationMode::Zero, None).expect("sweep");
+    let curve = ablate::cumulative(&p, &inputs.pixels, &labels, &sweep, None).expect("curve");
+    assert_eq!(curve.accuracy.len(), 33);
+    for k in [0usize, 1, 7, 20, 32] {
+        let expected = brute_accuracy(&p, &inputs.pixels, &labels, &curve.order[..k]);
+        assert!(
+            (curve.accuracy[k] - expected).abs() < 1e-12,
+            "k = {k}: {} vs {expected}",
+            curve.accuracy[k]
+        );
+    }
+    // The least important neuron goes first.
+    assert_eq!(sweep.effects[curve.order[0]].rank, 32);
+
+    std::fs::write(&file, "1,2\n40\n").expect("write");
+    let err = ablate::read_groups(&file, &[32]).expect_err("40 is beyond the layer");
+    assert!(err.to_string().contains("line 2"), "{err}");
+}
