@@ -2,8 +2,11 @@
 //!
 //! The output layer is linear, so switching neuron j off changes every logit by exactly
 //! `-h_j * W_out[j, :]` (zero mode) or `(mean_j - h_j) * W_out[j, :]` (mean mode). The hidden
-//! activations are computed once; all neurons are then swept with batched tensor operations
-//! instead of one forward pass per neuron (what Captum's LayerFeatureAblation does).
+//! activations and intact logits come from one batched forward pass on the device; then a
+//! single multi-threaded pass over the samples updates each sample's 10 logits for every
+//! neuron, instead of one forward pass per neuron (what Captum's LayerFeatureAblation does).
+//! (A first version did the sweep as `[n, 40, 10]` tensor chunks on flex: 8.9x a forward pass,
+//! against ~1.5x for this fused loop.)
 
 use std::path::Path;
 
@@ -51,58 +54,6 @@ pub struct Ablation {
     pub baseline_accuracy: f64,
     pub baseline_loss: f64,
     pub effects: Vec<NeuronEffect>,
-}
-
-/// Neurons swept per tensor operation: `[batch, CHUNK, classes]` floats at a time.
-const CHUNK: usize = 40;
-
-/// Per-neuron correct counts and summed losses, from the last hidden layer's activations
-/// `h` `[n, H]` of one batch. `shift[j]` is what the activation becomes (None = zero).
-fn sweep_batch(
-    predictor: &Predictor,
-    h: Tensor<2>,
-    targets: Tensor<1, Int>,
-    means: Option<&Tensor<2>>,
-    correct: &mut [usize],
-    loss_sum: &mut [f64],
-) -> Result<()> {
-    let [n, hidden] = h.dims();
-    let classes = predictor.config.model.num_classes;
-    let w = predictor.model.output.weight.val(); // [H, C]
-    let base = predictor.model.output.forward(h.clone()); // [n, C]
-    let base3 = base.unsqueeze_dim::<3>(1); // [n, 1, C]
-    for start in (0..hidden).step_by(CHUNK) {
-        let end = (start + CHUNK).min(hidden);
-        let c = end - start;
-        let hj = h.clone().slice([0..n, start..end]); // [n, c]
-        let delta = match means {
-            None => hj.neg(),
-            Some(m) => m.clone().slice([0..1, start..end]) - hj,
-        };
-        let wj = w.clone().slice([start..end, 0..classes]); // [c, C]
-        let logits = base3.clone() + delta.unsqueeze_dim::<3>(2) * wj.unsqueeze_dim::<3>(0); // [n, c, C]
-        let targets3 = targets.clone().reshape([n, 1, 1]).expand([n, c, 1]);
-        let nll: Vec<f32> = log_softmax(logits.clone(), 2)
-            .gather(2, targets3.clone())
-            .neg()
-            .sum_dim(0)
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let hits: Vec<i64> = logits
-            .argmax(2)
-            .equal(targets3)
-            .int()
-            .sum_dim(0)
-            .into_data()
-            .try_into_vec_as::<i64>()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        for k in 0..c {
-            loss_sum[start + k] += nll[k] as f64;
-            correct[start + k] += hits[k] as usize;
-        }
-    }
-    Ok(())
 }
 
 /// Correct predictions and summed cross-entropy of `logits` `[n, C]` against `targets`.
@@ -161,34 +112,13 @@ pub fn sweep(
             pixels.len()
         );
     }
-    let means = match (mode, means) {
+    let means: Option<&[f32]> = match (mode, means) {
         (AblationMode::Zero, _) => None,
-        (AblationMode::Mean, Some(m)) if m.len() == hidden => Some(Tensor::<2>::from_data(
-            TensorData::new(m.to_vec(), [1, hidden]),
-            &predictor.device,
-        )),
+        (AblationMode::Mean, Some(m)) if m.len() == hidden => Some(m),
         (AblationMode::Mean, _) => bail!("mean mode needs {hidden} neuron means"),
     };
-    let defaults = predictor.default_masks();
-    let (mut correct, mut loss_sum) = (vec![0usize; hidden], vec![0f64; hidden]);
-    let (mut base_correct, mut base_loss) = (0usize, 0f64);
-    for start in (0..n).step_by(BATCH) {
-        let range = start..(start + BATCH).min(n);
-        let (images, targets) = batch_tensors(predictor, pixels, labels, range.clone());
-        let masks = defaults.masks_for(range, &predictor.device)?;
-        let h = predictor.model.last_hidden(images, &masks)?;
-        let (c, l) = score(predictor.model.output.forward(h.clone()), targets.clone());
-        base_correct += c;
-        base_loss += l;
-        sweep_batch(
-            predictor,
-            h,
-            targets,
-            means.as_ref(),
-            &mut correct,
-            &mut loss_sum,
-        )?;
-    }
+    let state = host_state(predictor, pixels, n)?;
+    let (base_correct, base_loss, correct, loss_sum) = fused_sweep(&state, labels, means);
     let total = n as f64;
     let baseline_accuracy = base_correct as f64 / total;
     let baseline_loss = base_loss / total;
@@ -532,4 +462,83 @@ pub fn cumulative(
         accuracy,
         removable_within_1pp,
     })
+}
+
+/// Cross-entropy (f64) and whether the first maximum is `label`, for one logits row.
+fn score_row(row: &[f32], label: usize) -> (bool, f64) {
+    let (mut max, mut arg) = (row[0], 0);
+    for (c, &l) in row.iter().enumerate().skip(1) {
+        if l > max {
+            max = l;
+            arg = c;
+        }
+    }
+    let sum: f64 = row.iter().map(|&l| (l - max).exp() as f64).sum();
+    (arg == label, max as f64 + sum.ln() - row[label] as f64)
+}
+
+/// All neurons in one pass over the samples: for sample n and neuron j only the logits row
+/// changes, by `(target_j - h[n, j]) * W[j, :]`, so each (n, j) costs one 10-wide update and
+/// a softmax. Where the change is zero (a neuron already silent on that sample, in zero mode)
+/// the sample keeps its intact score. Samples are split across threads.
+fn fused_sweep(
+    s: &HostState,
+    labels: &[u8],
+    means: Option<&[f32]>,
+) -> (usize, f64, Vec<usize>, Vec<f64>) {
+    use rayon::prelude::*;
+    let (hidden, classes) = (s.hidden, s.classes);
+    let chunk = labels
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
+    let partial: Vec<(usize, f64, Vec<usize>, Vec<f64>)> = labels
+        .par_chunks(chunk)
+        .enumerate()
+        .map(|(c, chunk_labels)| {
+            let first = c * chunk;
+            let (mut base_correct, mut base_loss) = (0usize, 0f64);
+            // Per neuron: the change in correct count and in summed loss.
+            let (mut d_correct, mut d_loss) = (vec![0i64; hidden], vec![0f64; hidden]);
+            let mut row = vec![0f32; classes];
+            for (k, &label) in chunk_labels.iter().enumerate() {
+                let n = first + k;
+                let base = &s.base[n * classes..(n + 1) * classes];
+                let (hit, loss) = score_row(base, label as usize);
+                base_correct += usize::from(hit);
+                base_loss += loss;
+                let h = &s.h[n * hidden..(n + 1) * hidden];
+                for j in 0..hidden {
+                    let d = means.map_or(0.0, |m| m[j]) - h[j];
+                    if d == 0.0 {
+                        continue;
+                    }
+                    let w = &s.w[j * classes..(j + 1) * classes];
+                    for c in 0..classes {
+                        row[c] = base[c] + d * w[c];
+                    }
+                    let (hit_j, loss_j) = score_row(&row, label as usize);
+                    d_correct[j] += i64::from(hit_j) - i64::from(hit);
+                    d_loss[j] += loss_j - loss;
+                }
+            }
+            let correct = d_correct
+                .iter()
+                .map(|&d| (base_correct as i64 + d) as usize)
+                .collect();
+            let losses = d_loss.iter().map(|&d| base_loss + d).collect();
+            (base_correct, base_loss, correct, losses)
+        })
+        .collect();
+    let (mut base_correct, mut base_loss) = (0usize, 0f64);
+    let (mut correct, mut loss) = (vec![0usize; hidden], vec![0f64; hidden]);
+    for (bc, bl, c, l) in partial {
+        base_correct += bc;
+        base_loss += bl;
+        for j in 0..hidden {
+            correct[j] += c[j];
+            loss[j] += l[j];
+        }
+    }
+    (base_correct, base_loss, correct, loss)
 }
