@@ -41,6 +41,8 @@ pub struct NeuronEffect {
     /// Change from the intact model (negative = accuracy lost).
     pub delta_accuracy: f64,
     pub delta_loss: f64,
+    /// Change in accuracy among the inputs of each true class (digit 0..9).
+    pub delta_accuracy_per_class: Vec<f64>,
     /// 1 = the neuron whose loss hurts most (largest accuracy drop, then largest loss rise).
     pub rank: usize,
 }
@@ -118,7 +120,14 @@ pub fn sweep(
         (AblationMode::Mean, _) => bail!("mean mode needs {hidden} neuron means"),
     };
     let state = host_state(predictor, pixels, n)?;
-    let (base_correct, base_loss, correct, loss_sum) = fused_sweep(&state, labels, means);
+    let totals = fused_sweep(&state, labels, means);
+    let (base_correct, base_loss) = (totals.base_correct, totals.base_loss);
+    let (correct, loss_sum) = (&totals.correct, &totals.loss);
+    let classes = state.classes;
+    let mut class_sizes = vec![0usize; classes];
+    for &l in labels {
+        class_sizes[l as usize] += 1;
+    }
     let total = n as f64;
     let baseline_accuracy = base_correct as f64 / total;
     let baseline_loss = base_loss / total;
@@ -131,6 +140,9 @@ pub fn sweep(
             loss: loss_sum[j] / total,
             delta_accuracy: correct[j] as f64 / total - baseline_accuracy,
             delta_loss: loss_sum[j] / total - baseline_loss,
+            delta_accuracy_per_class: (0..classes)
+                .map(|c| totals.class_change[j * classes + c] as f64 / class_sizes[c].max(1) as f64)
+                .collect(),
             rank: 0,
         })
         .collect();
@@ -481,25 +493,24 @@ fn score_row(row: &[f32], label: usize) -> (bool, f64) {
 /// changes, by `(target_j - h[n, j]) * W[j, :]`, so each (n, j) costs one 10-wide update and
 /// a softmax. Where the change is zero (a neuron already silent on that sample, in zero mode)
 /// the sample keeps its intact score. Samples are split across threads.
-fn fused_sweep(
-    s: &HostState,
-    labels: &[u8],
-    means: Option<&[f32]>,
-) -> (usize, f64, Vec<usize>, Vec<f64>) {
+fn fused_sweep(s: &HostState, labels: &[u8], means: Option<&[f32]>) -> SweepTotals {
     use rayon::prelude::*;
     let (hidden, classes) = (s.hidden, s.classes);
     let chunk = labels
         .len()
         .div_ceil(rayon::current_num_threads().max(1))
         .max(1);
-    let partial: Vec<(usize, f64, Vec<usize>, Vec<f64>)> = labels
+    #[allow(clippy::type_complexity)]
+    let partial: Vec<(usize, f64, Vec<usize>, Vec<f64>, Vec<i64>)> = labels
         .par_chunks(chunk)
         .enumerate()
         .map(|(c, chunk_labels)| {
             let first = c * chunk;
             let (mut base_correct, mut base_loss) = (0usize, 0f64);
-            // Per neuron: the change in correct count and in summed loss.
+            // Per neuron: the change in correct count (overall and per true class) and in
+            // summed loss.
             let (mut d_correct, mut d_loss) = (vec![0i64; hidden], vec![0f64; hidden]);
+            let mut d_class = vec![0i64; hidden * classes];
             let mut row = vec![0f32; classes];
             for (k, &label) in chunk_labels.iter().enumerate() {
                 let n = first + k;
@@ -518,7 +529,9 @@ fn fused_sweep(
                         row[c] = base[c] + d * w[c];
                     }
                     let (hit_j, loss_j) = score_row(&row, label as usize);
-                    d_correct[j] += i64::from(hit_j) - i64::from(hit);
+                    let change = i64::from(hit_j) - i64::from(hit);
+                    d_correct[j] += change;
+                    d_class[j * classes + label as usize] += change;
                     d_loss[j] += loss_j - loss;
                 }
             }
@@ -527,18 +540,36 @@ fn fused_sweep(
                 .map(|&d| (base_correct as i64 + d) as usize)
                 .collect();
             let losses = d_loss.iter().map(|&d| base_loss + d).collect();
-            (base_correct, base_loss, correct, losses)
+            (base_correct, base_loss, correct, losses, d_class)
         })
         .collect();
-    let (mut base_correct, mut base_loss) = (0usize, 0f64);
-    let (mut correct, mut loss) = (vec![0usize; hidden], vec![0f64; hidden]);
-    for (bc, bl, c, l) in partial {
-        base_correct += bc;
-        base_loss += bl;
+    let mut out = SweepTotals {
+        base_correct: 0,
+        base_loss: 0.0,
+        correct: vec![0; hidden],
+        loss: vec![0.0; hidden],
+        class_change: vec![0; hidden * classes],
+    };
+    for (bc, bl, c, l, dc) in partial {
+        out.base_correct += bc;
+        out.base_loss += bl;
         for j in 0..hidden {
-            correct[j] += c[j];
-            loss[j] += l[j];
+            out.correct[j] += c[j];
+            out.loss[j] += l[j];
+        }
+        for (t, d) in out.class_change.iter_mut().zip(dc) {
+            *t += d;
         }
     }
-    (base_correct, base_loss, correct, loss)
+    out
+}
+
+/// What the fused sweep adds up.
+struct SweepTotals {
+    base_correct: usize,
+    base_loss: f64,
+    correct: Vec<usize>,
+    loss: Vec<f64>,
+    /// `[hidden x classes]`: change in correct predictions among inputs of each true class.
+    class_change: Vec<i64>,
 }

@@ -198,7 +198,8 @@ pub struct AblateArgs {
     pub cumulative: Option<PathBuf>,
 
     /// Draw the layer as a grid of cells coloured by accuracy drop, beside a bar chart of
-    /// the --top K neurons (PNG).
+    /// the --top K neurons (PNG); and, beside it as NAME-per-class.png, how much each of
+    /// those neurons hurts each digit.
     #[arg(long, value_name = "FILE.png")]
     pub plot: Option<PathBuf>,
 

@@ -117,6 +117,7 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
     }
     if let Some(plot) = &a.plot {
         infer::plots::draw_ablation(plot, &result, a.top)?;
+        infer::plots::draw_per_class(&infer::plots::per_class_path(plot), &result, a.top)?;
     }
     let groups = match &a.groups {
         Some(path) => {
@@ -182,7 +183,8 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
         println!("all neurons: {}", out.display());
     }
     if let Some(plot) = &a.plot {
-        println!("plot: {}", plot.display());
+        let per_class = infer::plots::per_class_path(plot);
+        println!("plots: {} and {}", plot.display(), per_class.display());
     }
     for g in groups.iter().flatten() {
         println!(

@@ -164,3 +164,86 @@ pub fn draw_pruning_curve(path: &Path, curve: &PruningCurve) -> Result<()> {
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
+
+/// The per-class view: rows are the `k` most important neurons, columns the digits, each cell
+/// coloured by the accuracy lost on that digit when the neuron is off.
+pub fn draw_per_class(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
+    let _ =
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    let err = |e: &dyn std::fmt::Display| anyhow!("{}: cannot draw: {e}", path.display());
+    let best = top(ablation, k);
+    let classes = best
+        .first()
+        .map_or(10, |e| e.delta_accuracy_per_class.len());
+    let drop = |e: &crate::ablate::NeuronEffect, c: usize| {
+        (-e.delta_accuracy_per_class[c] * 100.0).max(0.0)
+    };
+    let max_drop = best
+        .iter()
+        .flat_map(|e| (0..classes).map(move |c| drop(e, c)))
+        .fold(0.0, f64::max);
+    let root = BitMapBackend::new(path, (760, 120 + 26 * best.len() as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "accuracy lost per digit, top {} neurons (darkest = {max_drop:.1} pp)",
+                best.len()
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        // A segmented 0..n range has n + 1 segments: n - 1 gives one per digit and neuron.
+        .build_cartesian_2d(
+            (0..classes.saturating_sub(1)).into_segmented(),
+            (0..best.len().saturating_sub(1)).into_segmented(),
+        )
+        .map_err(|e| err(&e))?;
+    let names: Vec<String> = best.iter().map(|e| format!("n{}", e.neuron)).collect();
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("true digit")
+        .x_labels(classes)
+        .y_labels(best.len())
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(c) => c.to_string(),
+            _ => String::new(),
+        })
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(r) => names
+                .get(best.len().saturating_sub(1 + *r))
+                .cloned()
+                .unwrap_or_default(),
+            _ => String::new(),
+        })
+        .draw()
+        .map_err(|e| err(&e))?;
+    chart
+        .draw_series(best.iter().enumerate().flat_map(|(r, e)| {
+            let row = best.len() - 1 - r;
+            (0..classes).map(move |c| {
+                Rectangle::new(
+                    [
+                        (SegmentValue::Exact(c), SegmentValue::Exact(row)),
+                        (SegmentValue::Exact(c + 1), SegmentValue::Exact(row + 1)),
+                    ],
+                    heat(drop(e, c), max_drop).filled(),
+                )
+            })
+        }))
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// `ablation.png` -> `ablation-per-class.png`.
+pub fn per_class_path(plot: &Path) -> std::path::PathBuf {
+    let stem = plot
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    plot.with_file_name(format!("{stem}-per-class.png"))
+}

@@ -155,8 +155,10 @@ fn cli_writes_the_ranked_csv_and_the_plot() {
     let text = std::fs::read_to_string(&csv).expect("csv");
     assert!(text.starts_with("layer,neuron,accuracy,loss,delta_accuracy,delta_loss,rank\n"));
     assert_eq!(text.lines().count(), 33, "header + 32 neurons");
-    let bytes = std::fs::read(&png).expect("png");
-    assert_eq!(&bytes[1..4], b"PNG");
+    for path in [png.clone(), tmp.path().join("a-per-class.png")] {
+        let bytes = std::fs::read(&path).expect("png");
+        assert_eq!(&bytes[1..4], b"PNG", "{}", path.display());
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let table: Vec<&str> = stdout
         .lines()
