@@ -58,7 +58,8 @@ fn main() -> Result<()> {
     let t = Instant::now();
     let (mut same_counts, mut max_loss_diff) = (true, 0f64);
     for &j in &sample {
-        let (correct, loss) = ablate::brute_force_zero(&p, &inputs.pixels, &labels, j)?;
+        let (correct, loss) =
+            ablate::brute_force_zero(&p, &inputs.pixels, &labels, hidden.len() - 1, j)?;
         same_counts &= correct == result.effects[j].correct;
         max_loss_diff = max_loss_diff.max((loss - result.effects[j].loss).abs());
     }

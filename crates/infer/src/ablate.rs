@@ -105,7 +105,33 @@ pub fn sweep(
     mode: AblationMode,
     means: Option<&[f32]>,
 ) -> Result<Ablation> {
-    let layer = predictor.hidden().len() - 1;
+    let last = predictor.hidden().len() - 1;
+    sweep_layer(predictor, pixels, labels, last, mode, means)
+}
+
+/// Sweep every neuron of hidden layer `layer`. The last layer takes the fused pass; earlier
+/// layers of deeper nets (zero mode) run the rest of the network once per neuron, many
+/// neurons stacked into each batched forward pass, with a progress bar.
+pub fn sweep_layer(
+    predictor: &Predictor,
+    pixels: &[f32],
+    labels: &[u8],
+    layer: usize,
+    mode: AblationMode,
+    means: Option<&[f32]>,
+) -> Result<Ablation> {
+    let last = predictor.hidden().len() - 1;
+    if layer > last {
+        bail!(
+            "hidden layer {layer} does not exist; the network has {} (0..={last})",
+            last + 1
+        );
+    }
+    if layer < last && mode == AblationMode::Mean {
+        bail!(
+            "--mode mean sweeps the last hidden layer ({last}) only; use --mode zero for layer {layer}"
+        );
+    }
     let hidden = predictor.hidden()[layer];
     let n = labels.len();
     if n == 0 || pixels.len() != n * predictor.config.model.input_size {
@@ -119,11 +145,14 @@ pub fn sweep(
         (AblationMode::Mean, Some(m)) if m.len() == hidden => Some(m),
         (AblationMode::Mean, _) => bail!("mean mode needs {hidden} neuron means"),
     };
-    let state = host_state(predictor, pixels, n)?;
-    let totals = fused_sweep(&state, labels, means);
+    let classes = predictor.config.model.num_classes;
+    let totals = if layer == last {
+        fused_sweep(&host_state(predictor, pixels, n)?, labels, means)
+    } else {
+        stacked_sweep(predictor, pixels, labels, layer)?
+    };
     let (base_correct, base_loss) = (totals.base_correct, totals.base_loss);
     let (correct, loss_sum) = (&totals.correct, &totals.loss);
-    let classes = state.classes;
     let mut class_sizes = vec![0usize; classes];
     for &l in labels {
         class_sizes[l as usize] += 1;
@@ -265,10 +294,10 @@ pub fn brute_force_zero(
     predictor: &Predictor,
     pixels: &[f32],
     labels: &[u8],
+    layer: usize,
     j: usize,
 ) -> Result<(usize, f64)> {
     let hidden = predictor.hidden().to_vec();
-    let layer = hidden.len() - 1;
     let mut off = predictor.default_masks().off_per_layer();
     off[layer].push(j);
     let table = MaskTable::broadcast_off(&hidden, &off);
@@ -572,4 +601,125 @@ struct SweepTotals {
     loss: Vec<f64>,
     /// `[hidden x classes]`: change in correct predictions among inputs of each true class.
     class_change: Vec<i64>,
+}
+
+/// Rows of one stacked forward pass in `stacked_sweep`.
+const STACK_ROWS: usize = 16_384;
+
+/// Zero-mode sweep of an earlier hidden layer: its activations are computed once per batch;
+/// then, for chunks of neurons, the activations are repeated once per neuron with that
+/// neuron's column zeroed and sent through the rest of the network in one forward pass.
+fn stacked_sweep(
+    predictor: &Predictor,
+    pixels: &[f32],
+    labels: &[u8],
+    layer: usize,
+) -> Result<SweepTotals> {
+    let hidden = predictor.hidden()[layer];
+    let classes = predictor.config.model.num_classes;
+    let n = labels.len();
+    let defaults = predictor.default_masks();
+    let later = defaults.masks_for(0..1, &predictor.device)?;
+    let mut out = SweepTotals {
+        base_correct: 0,
+        base_loss: 0.0,
+        correct: vec![0; hidden],
+        loss: vec![0.0; hidden],
+        class_change: vec![0; hidden * classes],
+    };
+    let batch = BATCH.min(STACK_ROWS);
+    let per_pass = (STACK_ROWS / batch).max(1);
+    let mut progress = Progress::new(
+        format!("sweeping hidden layer {layer}"),
+        hidden * n.div_ceil(batch),
+    );
+    for start in (0..n).step_by(batch) {
+        let range = start..(start + batch).min(n);
+        let m = range.len();
+        let (images, _) = batch_tensors(predictor, pixels, labels, range.clone());
+        let masks = defaults.masks_for(range.clone(), &predictor.device)?;
+        let x = predictor.model.activations_after(images, &masks, layer)?;
+        let base = host_vec(predictor.model.logits_from(x.clone(), &later, layer)?)?;
+        let batch_labels = &labels[range];
+        let base_scores: Vec<(bool, f64)> = base
+            .chunks(classes)
+            .zip(batch_labels)
+            .map(|(row, &l)| score_row(row, l as usize))
+            .collect();
+        for &(hit, loss) in &base_scores {
+            out.base_correct += usize::from(hit);
+            out.base_loss += loss;
+        }
+        for j0 in (0..hidden).step_by(per_pass) {
+            let js: Vec<usize> = (j0..(j0 + per_pass).min(hidden)).collect();
+            let mut keep = vec![1f32; js.len() * hidden];
+            for (b, &j) in js.iter().enumerate() {
+                keep[b * hidden + j] = 0.0;
+            }
+            // [js, 1, H] keep rows against [1, m, H] activations, flattened to [js * m, H].
+            let keep = Tensor::<2>::from_data(
+                TensorData::new(keep, [js.len(), hidden]),
+                &predictor.device,
+            )
+            .unsqueeze_dim::<3>(1);
+            let stacked = (x.clone().unsqueeze_dim::<3>(0) * keep).reshape([js.len() * m, hidden]);
+            let logits = host_vec(predictor.model.logits_from(stacked, &later, layer)?)?;
+            for (b, &j) in js.iter().enumerate() {
+                for (k, &label) in batch_labels.iter().enumerate() {
+                    let row = &logits[(b * m + k) * classes..(b * m + k + 1) * classes];
+                    let (hit, loss) = score_row(row, label as usize);
+                    out.correct[j] += usize::from(hit);
+                    out.loss[j] += loss;
+                    let change = i64::from(hit) - i64::from(base_scores[k].0);
+                    out.class_change[j * classes + label as usize] += change;
+                }
+            }
+            progress.advance(js.len());
+        }
+    }
+    progress.finish();
+    Ok(out)
+}
+
+/// A one-line progress counter on stderr, shown only on a terminal (a pipe or CI log gets
+/// nothing). Redrawn at most ten times a second.
+struct Progress {
+    label: String,
+    total: usize,
+    done: usize,
+    shown: Option<std::time::Instant>,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(label: String, total: usize) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            label,
+            total,
+            done: 0,
+            shown: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn advance(&mut self, by: usize) {
+        self.done += by;
+        let due = self
+            .shown
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
+        if self.terminal && due {
+            eprint!(
+                "\r{}: {}/{} neuron-batches",
+                self.label, self.done, self.total
+            );
+            self.shown = Some(std::time::Instant::now());
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.terminal && self.shown.is_some() {
+            eprint!("\r{}\r", " ".repeat(self.label.len() + 40));
+        }
+    }
 }

@@ -179,6 +179,12 @@ pub struct AblateArgs {
     #[arg(long, value_enum, default_value = "zero")]
     pub mode: crate::ablate::AblationMode,
 
+    /// Which hidden layer to sweep (default: the last). Earlier layers of deeper nets run the
+    /// rest of the network once per neuron (zero mode only); --groups and --cumulative
+    /// always use the last layer.
+    #[arg(long, value_name = "L")]
+    pub layer: Option<usize>,
+
     /// How many of the most important neurons to print.
     #[arg(long, value_name = "K", default_value_t = 20)]
     pub top: usize,

@@ -104,10 +104,12 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
         )?),
     };
     let started = std::time::Instant::now();
-    let result = ablate::sweep(
+    let layer = a.layer.unwrap_or(predictor.hidden().len() - 1);
+    let result = ablate::sweep_layer(
         &predictor,
         &inputs.pixels,
         &labels,
+        layer,
         a.mode,
         means.as_deref(),
     )?;
@@ -133,6 +135,9 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
         None => None,
     };
     let curve = match &a.cumulative {
+        Some(_) if layer + 1 != predictor.hidden().len() => {
+            anyhow::bail!("--cumulative follows the last hidden layer; drop --layer {layer}")
+        }
         Some(path) => {
             let curve = ablate::cumulative(
                 &predictor,
@@ -161,7 +166,7 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
     println!(
         "swept {} neurons of hidden layer {} ({:?} mode) in {seconds:.2}s",
         result.effects.len(),
-        predictor.hidden().len() - 1,
+        layer,
         a.mode
     );
     println!(

@@ -16,7 +16,7 @@ fn fast_zero_sweep_equals_one_masked_forward_per_neuron() {
     let mut changed = 0;
     for j in 0..32 {
         let (correct, loss) =
-            ablate::brute_force_zero(&p, &inputs.pixels, &labels, j).expect("brute force");
+            ablate::brute_force_zero(&p, &inputs.pixels, &labels, 0, j).expect("brute force");
         let e = &result.effects[j];
         assert_eq!(e.correct, correct, "neuron {j}: accuracy counts differ");
         assert!(
@@ -214,4 +214,56 @@ fn groups_and_the_pruning_curve_equal_masked_forward_passes() {
     std::fs::write(&file, "1,2\n40\n").expect("write");
     let err = ablate::read_groups(&file, &[32]).expect_err("40 is beyond the layer");
     assert!(err.to_string().contains("line 2"), "{err}");
+}
+
+#[test]
+fn earlier_layers_of_deeper_nets_equal_brute_force() {
+    use burn::prelude::*;
+    use model::artifact::{save_config, save_model};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let device = Device::flex();
+    let config = model::ExperimentConfig::new(
+        model::MaskedMlpConfig::new().with_hidden(vec![24, 12]),
+        burn::optim::AdamConfig::new(),
+    );
+    device.seed(3);
+    let net = config.model.init(&device);
+    let art = model::ArtifactDir::new(tmp.path());
+    save_config(&config, &art.config()).expect("config");
+    save_model(&net, &art.model()).expect("model");
+    let p = infer::Predictor::load(tmp.path(), None, &device).expect("loads");
+    let inputs = test_inputs(700);
+    let labels = inputs.labels.clone().expect("labels");
+    for layer in [0usize, 1] {
+        let result =
+            ablate::sweep_layer(&p, &inputs.pixels, &labels, layer, AblationMode::Zero, None)
+                .expect("sweep");
+        assert_eq!(result.effects.len(), [24, 12][layer]);
+        for j in [0usize, 5, 11] {
+            let (correct, loss) =
+                ablate::brute_force_zero(&p, &inputs.pixels, &labels, layer, j).expect("brute");
+            let e = &result.effects[j];
+            assert_eq!(
+                (e.layer, e.correct),
+                (layer, correct),
+                "layer {layer} neuron {j}"
+            );
+            assert!(
+                (e.loss - loss).abs() < 1e-4,
+                "layer {layer} neuron {j}: {} vs {loss}",
+                e.loss
+            );
+        }
+    }
+    assert!(
+        ablate::sweep_layer(
+            &p,
+            &inputs.pixels,
+            &labels,
+            0,
+            AblationMode::Mean,
+            Some(&[0.0; 24])
+        )
+        .is_err()
+    );
 }

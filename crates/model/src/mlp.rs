@@ -103,10 +103,20 @@ impl MaskedMlp {
         images: Tensor<2>,
         masks: &HiddenMasks,
     ) -> Result<Tensor<2>, MaskError> {
+        self.activations_after(images, masks, self.hidden.len().saturating_sub(1))
+    }
+
+    /// Activations `[B, H_layer]` of hidden layer `layer` (after its mask and ReLU).
+    pub fn activations_after(
+        &self,
+        images: Tensor<2>,
+        masks: &HiddenMasks,
+        layer: usize,
+    ) -> Result<Tensor<2>, MaskError> {
         masks.check_fits(&self.hidden_sizes(), images.dims()[0])?;
         let mut x = images;
-        for (l, layer) in self.hidden.iter().enumerate() {
-            let pre = layer.forward(x);
+        for (l, linear) in self.hidden.iter().enumerate().take(layer + 1) {
+            let pre = linear.forward(x);
             let pre = match masks.layer(l) {
                 Some(mask) => pre * mask.keep_tensor().clone(),
                 None => pre,
@@ -114,6 +124,30 @@ impl MaskedMlp {
             x = relu(pre);
         }
         Ok(x)
+    }
+
+    /// Logits from the activations `x` of hidden layer `layer`: the later hidden layers (with
+    /// their masks, which must be broadcast or match `x`'s rows) and the output layer.
+    pub fn logits_from(
+        &self,
+        x: Tensor<2>,
+        masks: &HiddenMasks,
+        layer: usize,
+    ) -> Result<Tensor<2>, MaskError> {
+        let mut x = x;
+        for (l, linear) in self.hidden.iter().enumerate().skip(layer + 1) {
+            let pre = linear.forward(x);
+            let pre = match masks.layer(l) {
+                Some(mask) => {
+                    mask.check_fits(linear.weight.dims()[1], pre.dims()[0])
+                        .map_err(|e| e.in_layer(l))?;
+                    pre * mask.keep_tensor().clone()
+                }
+                None => pre,
+            };
+            x = relu(pre);
+        }
+        Ok(self.output.forward(x))
     }
 
     /// Logits `[B, classes]` with each hidden layer's output multiplied by its mask right after
