@@ -71,21 +71,31 @@ fn score(logits: Tensor<2>, targets: Tensor<1, Int>) -> (usize, f64) {
     (hits as usize, nll as f64)
 }
 
+/// Images `range` of `pixels` as a `[len, 784]` tensor on the predictor's device.
+fn images_tensor(
+    predictor: &Predictor,
+    pixels: &[f32],
+    range: std::ops::Range<usize>,
+) -> Tensor<2> {
+    let width = predictor.config.model.input_size;
+    let n = range.len();
+    Tensor::from_data(
+        TensorData::new(
+            pixels[range.start * width..range.end * width].to_vec(),
+            [n, width],
+        ),
+        &predictor.device,
+    )
+}
+
 fn batch_tensors(
     predictor: &Predictor,
     pixels: &[f32],
     labels: &[u8],
     range: std::ops::Range<usize>,
 ) -> (Tensor<2>, Tensor<1, Int>) {
-    let width = predictor.config.model.input_size;
     let n = range.len();
-    let images = Tensor::from_data(
-        TensorData::new(
-            pixels[range.start * width..range.end * width].to_vec(),
-            [n, width],
-        ),
-        &predictor.device,
-    );
+    let images = images_tensor(predictor, pixels, range.clone());
     let targets = Tensor::from_data(
         TensorData::new(
             labels[range].iter().map(|&l| l as i64).collect::<Vec<_>>(),
@@ -205,13 +215,7 @@ pub fn neuron_means(predictor: &Predictor, pixels: &[f32]) -> Result<Vec<f32>> {
     let mut sum = vec![0f64; hidden];
     for start in (0..n).step_by(BATCH) {
         let end = (start + BATCH).min(n);
-        let images = Tensor::from_data(
-            TensorData::new(
-                pixels[start * width..end * width].to_vec(),
-                [end - start, width],
-            ),
-            &predictor.device,
-        );
+        let images = images_tensor(predictor, pixels, start..end);
         let masks = defaults.masks_for(start..end, &predictor.device)?;
         let col: Vec<f32> = predictor
             .model
@@ -334,7 +338,6 @@ fn host_state(predictor: &Predictor, pixels: &[f32], n: usize) -> Result<HostSta
     let layer = predictor.hidden().len() - 1;
     let hidden = predictor.hidden()[layer];
     let classes = predictor.config.model.num_classes;
-    let width = predictor.config.model.input_size;
     let defaults = predictor.default_masks();
     let (mut h, mut base) = (
         Vec::with_capacity(n * hidden),
@@ -342,13 +345,7 @@ fn host_state(predictor: &Predictor, pixels: &[f32], n: usize) -> Result<HostSta
     );
     for start in (0..n).step_by(BATCH) {
         let end = (start + BATCH).min(n);
-        let images = Tensor::from_data(
-            TensorData::new(
-                pixels[start * width..end * width].to_vec(),
-                [end - start, width],
-            ),
-            &predictor.device,
-        );
+        let images = images_tensor(predictor, pixels, start..end);
         let masks = defaults.masks_for(start..end, &predictor.device)?;
         let act = predictor.model.last_hidden(images, &masks)?;
         base.extend(host_vec(predictor.model.output.forward(act.clone()))?);
