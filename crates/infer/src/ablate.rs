@@ -569,13 +569,7 @@ fn fused_sweep(s: &HostState, labels: &[u8], means: Option<&[f32]>) -> SweepTota
             (base_correct, base_loss, correct, losses, d_class)
         })
         .collect();
-    let mut out = SweepTotals {
-        base_correct: 0,
-        base_loss: 0.0,
-        correct: vec![0; hidden],
-        loss: vec![0.0; hidden],
-        class_change: vec![0; hidden * classes],
-    };
+    let mut out = SweepTotals::zeros(hidden, classes);
     for (bc, bl, c, l, dc) in partial {
         out.base_correct += bc;
         out.base_loss += bl;
@@ -590,7 +584,7 @@ fn fused_sweep(s: &HostState, labels: &[u8], means: Option<&[f32]>) -> SweepTota
     out
 }
 
-/// What the fused sweep adds up.
+/// What a sweep adds up.
 struct SweepTotals {
     base_correct: usize,
     base_loss: f64,
@@ -598,6 +592,18 @@ struct SweepTotals {
     loss: Vec<f64>,
     /// `[hidden x classes]`: change in correct predictions among inputs of each true class.
     class_change: Vec<i64>,
+}
+
+impl SweepTotals {
+    fn zeros(hidden: usize, classes: usize) -> Self {
+        Self {
+            base_correct: 0,
+            base_loss: 0.0,
+            correct: vec![0; hidden],
+            loss: vec![0.0; hidden],
+            class_change: vec![0; hidden * classes],
+        }
+    }
 }
 
 /// Rows of one stacked forward pass in `stacked_sweep`.
@@ -617,13 +623,7 @@ fn stacked_sweep(
     let n = labels.len();
     let defaults = predictor.default_masks();
     let later = defaults.masks_for(0..1, &predictor.device)?;
-    let mut out = SweepTotals {
-        base_correct: 0,
-        base_loss: 0.0,
-        correct: vec![0; hidden],
-        loss: vec![0.0; hidden],
-        class_change: vec![0; hidden * classes],
-    };
+    let mut out = SweepTotals::zeros(hidden, classes);
     let batch = BATCH.min(STACK_ROWS);
     let per_pass = (STACK_ROWS / batch).max(1);
     let mut progress = Progress::new(

@@ -375,24 +375,23 @@ impl MaskTable {
             }
             Ok(out)
         }
-        if let Ok(reader) = npyz::NpyFile::new(BufReader::new(
-            File::open(path).map_err(|e| file_error(origin, e.to_string()))?,
-        ))
-        .and_then(|f| {
-            f.data::<bool>()
-                .map_err(|e| std::io::Error::other(e.to_string()))
-        }) {
-            let values = reader
-                .map(|v| v.map(|b| if b { 1.0 } else { 0.0 }))
-                .collect::<Result<Vec<f32>, _>>()
-                .map_err(read_err)?;
-            return Self::from_values(
-                hidden,
-                finish(values, rows, cols, fortran)?,
-                semantics,
-                origin,
-            );
-        }
+        // Booleans first (they do not convert with `as`), then every numeric dtype, all on the
+        // one open file: `try_data` hands the file back when the dtype does not match.
+        let npy = match npy.try_data::<bool>() {
+            Ok(reader) => {
+                let values = reader
+                    .map(|v| v.map(|b| if b { 1.0 } else { 0.0 }))
+                    .collect::<Result<Vec<f32>, _>>()
+                    .map_err(read_err)?;
+                return Self::from_values(
+                    hidden,
+                    finish(values, rows, cols, fortran)?,
+                    semantics,
+                    origin,
+                );
+            }
+            Err(npy) => npy,
+        };
         try_types!(npy, f32, f64, i64, i32, i16, i8, u64, u32, u16, u8);
         Err(file_error(
             origin,
