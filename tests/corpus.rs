@@ -2,7 +2,7 @@
 //! clear error (non-zero exit, or an error line from `infer stream`) that names what was
 //! wrong, never a panic, and must leave no output behind.
 
-use std::io::Write;
+use std::time::{Duration, Instant};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -100,6 +100,14 @@ fn setup(step: &Value, at: &Places) {
         "sparse" => std::fs::File::create(at.path(&arg[0]))
             .and_then(|f| f.set_len(arg[1].as_u64().expect("length")))
             .expect("sparse file"),
+        // `text` repeated `count` times, then `end`: large inputs without committing them.
+        "repeat" => {
+            let text = arg[1].as_str().expect("text");
+            let count = arg[2].as_u64().expect("count") as usize;
+            let mut body = text.repeat(count);
+            body.push_str(arg[3].as_str().expect("end"));
+            std::fs::write(at.path(&arg[0]), body).expect("write")
+        }
         "edit_config" => {
             let path = at.path(&arg[0]);
             let mut config: Value =
@@ -122,27 +130,47 @@ fn run_case(case: &Value, at: &Places) -> Result<(), String> {
         .iter()
         .map(|a| at.fill(a.as_str().expect("arg")))
         .collect();
+    // Output goes to files and the run has a deadline, so a misbehaving binary (endless
+    // output, a hang) fails the case instead of exhausting the test's memory or time.
+    let (out_path, err_path) = (at.tmp.join("stdout.txt"), at.tmp.join("stderr.txt"));
+    let file = |p: &Path| std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()));
     let mut command = Command::new(binary(case["bin"].as_str().expect("bin")));
     command
         .args(&args)
         .env("RUST_BACKTRACE", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(file(&out_path)?)
+        .stderr(file(&err_path)?);
     let stdin = case["stdin"].as_str().map(|s| at.fill(s));
-    command.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
+    command.stdin(match &stdin {
+        Some(path) => Stdio::from(std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?),
+        None => Stdio::null(),
     });
     let mut child = command.spawn().map_err(|e| format!("cannot start: {e}"))?;
-    if let Some(file) = stdin {
-        let bytes = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        std::thread::spawn(move || pipe.write_all(&bytes));
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("still running after 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let read = |p: &Path| -> Result<String, String> {
+        let len = std::fs::metadata(p).map_err(|e| e.to_string())?.len();
+        if len > 16 << 20 {
+            return Err(format!("{} bytes of output", len));
+        }
+        Ok(String::from_utf8_lossy(&std::fs::read(p).map_err(|e| e.to_string())?).into_owned())
+    };
+    let (stdout, stderr) = (read(&out_path)?, read(&err_path)?);
+    let out = std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
     let shown = format!(
         "exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
         out.status.code()

@@ -104,6 +104,49 @@ pub fn answer(predictor: &Predictor, requests: &[Request]) -> Result<Vec<Value>>
         .collect())
 }
 
+/// The longest line read: a request is 784 numbers and a mask list, far below this; a longer
+/// line (a binary file piped in by mistake) is answered with an error without being held in
+/// memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The next line without its newline: `None` at the end of the input, `Some(Err)` for a line
+/// that is too long (skipped up to its newline) or not UTF-8.
+fn read_bounded_line(input: &mut dyn BufRead) -> std::io::Result<Option<std::io::Result<String>>> {
+    let mut bytes = Vec::new();
+    let read = std::io::Read::take(&mut *input, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut bytes)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if bytes.last() != Some(&b'\n') && bytes.len() > MAX_LINE_BYTES {
+        // Drop the rest of the overlong line, a buffer at a time.
+        loop {
+            let buf = input.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    input.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let len = buf.len();
+                    input.consume(len);
+                }
+            }
+        }
+        return Ok(Some(Err(std::io::Error::other(format!(
+            "longer than {MAX_LINE_BYTES} bytes; expected one JSON object per line"
+        )))));
+    }
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    Ok(Some(String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::other("not UTF-8 text; expected one JSON object per line")
+    })))
+}
+
 /// Counts for the closing line on stderr.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StreamStats {
@@ -121,8 +164,17 @@ pub fn run(
 ) -> Result<StreamStats> {
     let (tx, rx) = mpsc::sync_channel::<(usize, std::io::Result<String>)>(4 * MAX_BATCH);
     let reader = std::thread::spawn(move || {
-        for (n, line) in input.lines().enumerate() {
-            if tx.send((n + 1, line)).is_err() {
+        let mut input = input;
+        let mut n = 0;
+        loop {
+            n += 1;
+            let (line, last) = match read_bounded_line(&mut input) {
+                Ok(None) => break,
+                Ok(Some(line)) => (line, false),
+                // The input itself failed: report it on this line and stop reading.
+                Err(e) => (Err(e), true),
+            };
+            if tx.send((n, line)).is_err() || last {
                 break;
             }
         }

@@ -37,8 +37,8 @@ fn refused(args: &[&str], expect: &[&str]) {
 #[test]
 fn bad_values_are_named() {
     refused(&["--epochs", "0"], &["epochs", "at least 1"]);
-    refused(&["--batch-size", "0"], &["batch_size"]);
-    refused(&["--lr=-0.1"], &["learning_rate", "positive"]);
+    refused(&["--batch-size", "0"], &["--batch-size 0", "at least 1"]);
+    refused(&["--lr=-0.1"], &["--lr -0.1", "positive"]);
     refused(&["--train-off", "600"], &["--train-off", "600", "0..=599"]);
     refused(&["--train-off", "2:1"], &["layer 2", "1 hidden layer"]);
     refused(&["--train-off", "a,b"], &["`a`"]);
