@@ -20,6 +20,10 @@ Examples:
   # Answer JSON lines on stdin:
   echo '{\"pixels\": [0, ...784 values], \"off\": [5, 9]}' | infer stream
 
+  # The neuron explorer in the browser (http://127.0.0.1:8080/):
+  infer ablate --output artifacts/mnist-mlp/ablation.csv   # optional: the importance overlay
+  infer serve --data-dir ../shared/data/mnist
+
   # Weights to and from PyTorch's layout:
   infer export --output model.safetensors
   infer import --input torch-model.safetensors --artifact-dir artifacts/imported";
@@ -41,6 +45,9 @@ pub enum Command {
     /// Rank every neuron of the last hidden layer by what switching it off costs
     /// (accuracy, loss), all in about one forward pass.
     Ablate(Box<AblateArgs>),
+    /// The neuron explorer: a page on http://127.0.0.1:8080/ to draw or pick a digit, switch
+    /// hidden neurons off and watch the class probabilities change, and its JSON API.
+    Serve(ServeArgs),
     /// Write the weights as safetensors in PyTorch layout (hidden.0.weight [out, in], ...).
     Export(ExportArgs),
     /// Turn a safetensors file in PyTorch layout into an artifact directory.
@@ -150,6 +157,39 @@ pub struct StreamArgs {
     /// The brightest pixel value in lines that carry no "scale" field: 255 (bytes) or 1.
     #[arg(long, value_name = "255|1", default_value_t = 255.0)]
     pub pixel_scale: f32,
+}
+
+/// The neuron explorer: a page to draw or pick a digit, see the last hidden layer as a grid
+/// shaded by activation, click or drag over cells to switch neurons off and on, and watch the
+/// class probabilities change. It is served from this binary (no network needed) together with
+/// its JSON API: GET /api/info, GET /api/test-image/{i}, GET /api/ablation, and POST
+/// /api/predict, which takes an `infer stream` line ({"pixels": [784 values], "off": [...]})
+/// and answers {"predicted", "probabilities", "hidden"}; a bad request gets HTTP 400 with the
+/// message `infer stream` would give.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Port to listen on; 0 takes any free port (the address is printed).
+    #[arg(long, value_name = "N", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to listen on. The default answers this machine only; the explorer has no
+    /// authentication, so think twice before 0.0.0.0.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// Folder with the MNIST test files, for the page's test-image picker. Default:
+    /// $MNIST_DIR; with neither, the page offers drawing only.
+    #[arg(long, value_name = "DIR", env = "MNIST_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The ablation map to overlay on the grid and to rank neurons for "switch off top K": the
+    /// CSV `infer ablate --output` writes. Default: ablation.csv in the artifact directory,
+    /// when it is there.
+    #[arg(long, value_name = "FILE")]
+    pub ablation: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod interop;
 pub mod plots;
 pub mod predictor;
 pub mod report;
+pub mod serve;
 pub mod stream;
 
 use anyhow::{Result, bail};
