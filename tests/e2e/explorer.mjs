@@ -5,7 +5,8 @@
 // Opens the page, picks test image I, clicks neuron J's cell, reads the probability bars
 // before and after, saves a screenshot to OUT.png, then tries the other controls (drag over a
 // row of cells, top K, random lesion, reset, the ablation overlay, drawing a digit). Prints one
-// JSON object on stdout; tests/explorer.rs checks it against the library. Chromium comes from
+// JSON object on stdout; tests/explorer.rs checks it against the library. A second screenshot,
+// OUT-overlay.png, shows the top K switched off with the ablation overlay. Chromium comes from
 // $CHROMIUM, else /usr/bin/chromium (Debian's package).
 import puppeteer from 'puppeteer-core';
 
@@ -101,6 +102,9 @@ try {
     report.top_k_probs = await bars();
     await page.click('#overlay');
     report.overlay_cells = await page.$$eval('#grid .cell.overlay', (c) => c.length);
+    report.overlay_screenshot = screenshot.replace(/\.png$/, '') + '-overlay.png';
+    await page.mouse.move(0, 0);
+    await page.screenshot({path: report.overlay_screenshot});
     await page.click('#overlay');
   }
   await page.$eval('#p', (el) => { el.value = '0.5'; });

@@ -109,12 +109,13 @@ function buildGrid() {
     const j = cellAt(e);
     if (j === null) return;
     e.preventDefault();
-    if (gridEl.hasPointerCapture(e.pointerId)) gridEl.releasePointerCapture(e.pointerId);
     paint = !state.off.has(j);
     apply(j);
   });
   gridEl.addEventListener('pointermove', (e) => { if (paint !== null) apply(cellAt(e)); });
-  window.addEventListener('pointerup', () => { paint = null; });
+  const stop = () => { paint = null; };
+  window.addEventListener('pointerup', stop);
+  window.addEventListener('pointercancel', stop);
 }
 
 function renderGrid() {
@@ -401,6 +402,7 @@ async function main() {
   await loadAblation();
   renderGrid();
   if (info.test_images) await showTestImage(0);
+  else status('draw a digit on the black square to start');
   document.body.dataset.ready = '1';
 }
 

@@ -271,7 +271,7 @@ pub fn write_csv(path: &Path, ablation: &Ablation) -> Result<()> {
 }
 
 /// One line of `ablation.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CsvRow {
     pub layer: usize,
     pub neuron: usize,

@@ -46,7 +46,20 @@ pub enum Command {
     /// (accuracy, loss), all in about one forward pass.
     Ablate(Box<AblateArgs>),
     /// The neuron explorer: a page on http://127.0.0.1:8080/ to draw or pick a digit, switch
-    /// hidden neurons off and watch the class probabilities change, and its JSON API.
+    /// hidden neurons off and watch the class probabilities change.
+    ///
+    /// The page is compiled into the binary (it needs no network). It shows the last hidden
+    /// layer as a grid shaded by each neuron's activation for the current input: click a cell
+    /// to switch that neuron off or back on, drag to paint several. The class probabilities
+    /// update on every change, with a tick for what the intact network says. Reset, "switch off
+    /// top K" and "random lesion, p" set the mask; with an ablation map (`infer ablate --output
+    /// DIR/ablation.csv`) the grid can also show how much test accuracy each neuron is worth.
+    ///
+    /// JSON API: GET /api/info, GET /api/test-image/{i}, GET /api/ablation, and POST
+    /// /api/predict, which takes an `infer stream` line ({"pixels": [784 values], "off":
+    /// [...]}) and answers {"predicted", "probabilities", "hidden"}. A bad request gets HTTP
+    /// 400 with the message `infer stream` gives for that line.
+    #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
     /// Write the weights as safetensors in PyTorch layout (hidden.0.weight [out, in], ...).
     Export(ExportArgs),
@@ -159,13 +172,18 @@ pub struct StreamArgs {
     pub pixel_scale: f32,
 }
 
-/// The neuron explorer: a page to draw or pick a digit, see the last hidden layer as a grid
-/// shaded by activation, click or drag over cells to switch neurons off and on, and watch the
-/// class probabilities change. It is served from this binary (no network needed) together with
-/// its JSON API: GET /api/info, GET /api/test-image/{i}, GET /api/ablation, and POST
-/// /api/predict, which takes an `infer stream` line ({"pixels": [784 values], "off": [...]})
-/// and answers {"predicted", "probabilities", "hidden"}; a bad request gets HTTP 400 with the
-/// message `infer stream` would give.
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  # Rank the neurons once (for the overlay and \"switch off top K\"), then serve:
+  infer ablate --artifact-dir artifacts/mnist-mlp --output artifacts/mnist-mlp/ablation.csv
+  infer serve --artifact-dir artifacts/mnist-mlp --data-dir ../shared/data/mnist
+  # and open http://127.0.0.1:8080/ in a browser.
+
+  # Any free port (printed), and the API without the page:
+  infer serve --port 0
+  curl -s http://127.0.0.1:PORT/api/test-image/0
+  curl -s http://127.0.0.1:PORT/api/predict -d '{\"pixels\": [0, ...784 values], \"off\": [3, 17]}'";
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]

@@ -257,13 +257,12 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-fn reply(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+/// `body` as JSON (f32 values written as f32, so the activations stay short).
+fn reply(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => (status, [(header::CONTENT_TYPE, "application/json")], text).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -400,10 +399,7 @@ async fn predict(
         };
     }
     match rx.await {
-        Ok(Ok(answer)) => match serde_json::to_value(&answer) {
-            Ok(value) => reply(StatusCode::OK, &value),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        },
+        Ok(Ok(answer)) => reply(StatusCode::OK, &answer),
         Ok(Err(message)) => error(StatusCode::INTERNAL_SERVER_ERROR, message),
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
