@@ -101,6 +101,17 @@ pub struct SelectedDevice {
     pub notice: Option<String>,
 }
 
+/// Whether tensors on `device` live in this process's memory (a CPU backend), so host-side
+/// kernels can work on the same data without a transfer.
+pub fn is_host(device: &Device) -> bool {
+    #[cfg(feature = "ndarray")]
+    #[allow(deprecated)]
+    if *device == Device::ndarray() {
+        return true;
+    }
+    *device == Device::flex()
+}
+
 /// Pick and start the device for `choice`.
 pub fn select(choice: DeviceChoice) -> Result<SelectedDevice, BackendError> {
     if choice == DeviceChoice::Auto {

@@ -65,6 +65,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Turn a safetensors file in PyTorch layout into an artifact directory.
     Import(ImportArgs),
+    /// Time inference on this machine: no mask, per-sample masks, a 90%-off broadcast mask,
+    /// and an ablation sweep against one forward pass (images/s, medians).
+    Bench(BenchArgs),
 }
 
 /// Which trained model, on which backend.
@@ -296,4 +299,39 @@ pub struct ImportArgs {
     /// Backend used while converting.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Folder with the MNIST files (the test set is what is timed). Default: $MNIST_DIR,
+    /// else download.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Use only the first N test images.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Timed passes per figure (after one warm-up); the median is reported.
+    #[arg(long, value_name = "R", default_value_t = 5)]
+    pub repeats: usize,
+
+    /// `sparse`: our zero-skipping CPU kernel (the default on CPU devices); `burn`: Burn's
+    /// dense forward on the chosen device.
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineChoice>,
+
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--engine` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineChoice {
+    Burn,
+    Sparse,
 }

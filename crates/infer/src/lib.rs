@@ -4,6 +4,7 @@
 //! predicts batches with a [`model::MaskTable`] (one mask row per input, or one for all).
 
 pub mod ablate;
+pub mod bench;
 pub mod cli;
 pub mod inputs;
 pub mod interop;
@@ -11,13 +12,14 @@ pub mod plots;
 pub mod predictor;
 pub mod report;
 pub mod serve;
+pub mod sparse;
 pub mod stream;
 
 use anyhow::{Result, bail};
 use model::{MaskTable, parse_neuron_list};
 
 pub use inputs::InputSet;
-pub use predictor::{BroadcastPath, Predictions, Predictor};
+pub use predictor::{BroadcastPath, Engine, Predictions, Predictor};
 
 use crate::cli::{ModelArgs, PredictArgs};
 
@@ -75,7 +77,7 @@ pub fn masks(args: &PredictArgs, predictor: &Predictor, n: usize) -> Result<(Mas
             describe_list("--keep-only", list),
         )
     } else if let Some(path) = &args.mask_file {
-        let table = MaskTable::read_file(path, hidden, args.mask_semantics)?;
+        let table = MaskTable::read_file(path, hidden, args.mask_semantics, n)?;
         table.check_inputs(n, &path.display().to_string())?;
         let what = if table.is_broadcast() {
             "one row for all inputs"

@@ -3,8 +3,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
+use infer::cli::EngineChoice;
 use infer::cli::{Command, InferArgs};
-use infer::{BroadcastPath, interop, report, stream};
+use infer::{BroadcastPath, Engine, bench, interop, report, stream};
 
 fn main() -> ExitCode {
     let args = InferArgs::parse();
@@ -58,6 +59,26 @@ fn run(args: InferArgs) -> Result<()> {
         }
         Command::Ablate(a) => ablate(&a)?,
         Command::Serve(a) => serve(&a)?,
+        Command::Bench(a) => {
+            let mut predictor = infer::load(&a.model)?;
+            if let Some(engine) = a.engine {
+                predictor.set_engine(match engine {
+                    EngineChoice::Burn => Engine::Burn,
+                    EngineChoice::Sparse => Engine::Sparse,
+                })?;
+            }
+            let mut inputs = infer::InputSet::mnist_test(a.data_dir.as_deref())?;
+            if let Some(n) = a.limit {
+                inputs.truncate(n);
+            }
+            let device = format!("{:?}", predictor.device);
+            let figures = bench::run(&predictor, &inputs, a.repeats, &device)?;
+            if a.json {
+                println!("{}", serde_json::to_string(&figures)?);
+            } else {
+                bench::print(&figures);
+            }
+        }
         Command::Export(a) => {
             let predictor = infer::load(&a.model)?;
             interop::export(&predictor.model, &a.output)?;

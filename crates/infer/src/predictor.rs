@@ -1,11 +1,14 @@
 //! A loaded network and the batched, masked forward pass.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use model::artifact::{load_config, load_model};
 use model::{ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedMlp};
+
+use crate::sparse::SparseMlp;
 
 /// Inputs per forward pass.
 pub const BATCH: usize = 1024;
@@ -16,6 +19,18 @@ pub struct Predictor {
     pub config: ExperimentConfig,
     pub model: MaskedMlp,
     pub device: Device,
+    /// The zero-skipping CPU kernel's copy of the weights, on host devices (see
+    /// [`Engine`]); `None` runs Burn's forward.
+    sparse: Option<Arc<SparseMlp>>,
+}
+
+/// Which code runs the forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Burn's tensors on the predictor's device (dense gemm; the only choice on a GPU).
+    Burn,
+    /// [`SparseMlp`]: skips zero inputs, on host memory. The default on CPU devices.
+    Sparse,
 }
 
 /// Logits, one row of `classes` per input.
@@ -82,11 +97,48 @@ impl Predictor {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| artifacts.model());
         let model = load_model(&config.model, &weights, device)?;
+        Self::new(config, model, device)
+    }
+
+    /// A predictor for a model already in memory; CPU devices get the sparse engine.
+    pub fn new(config: ExperimentConfig, model: MaskedMlp, device: &Device) -> Result<Self> {
+        let sparse = if backend::is_host(device) {
+            Some(Arc::new(SparseMlp::from_model(&model)?))
+        } else {
+            None
+        };
         Ok(Self {
             config,
             model,
             device: device.clone(),
+            sparse,
         })
+    }
+
+    pub fn engine(&self) -> Engine {
+        if self.sparse.is_some() {
+            Engine::Sparse
+        } else {
+            Engine::Burn
+        }
+    }
+
+    /// Run the forward pass with `engine` from now on. `Sparse` copies the weights to the
+    /// host (from any device).
+    pub fn set_engine(&mut self, engine: Engine) -> Result<()> {
+        self.sparse = match engine {
+            Engine::Burn => None,
+            Engine::Sparse => match self.sparse.take() {
+                Some(s) => Some(s),
+                None => Some(Arc::new(SparseMlp::from_model(&self.model)?)),
+            },
+        };
+        Ok(())
+    }
+
+    /// The sparse engine's weights, when it is the engine.
+    pub fn sparse(&self) -> Option<&SparseMlp> {
+        self.sparse.as_deref()
     }
 
     pub fn hidden(&self) -> &[usize] {
@@ -112,6 +164,9 @@ impl Predictor {
         path: BroadcastPath,
     ) -> Result<Predictions> {
         let n = self.count_inputs(pixels, masks)?;
+        if let Some(sparse) = &self.sparse {
+            return self.predict_sparse(sparse, pixels, masks, path);
+        }
         let compact = match (path, masks.is_broadcast()) {
             (BroadcastPath::Compact, true) => {
                 let kept = masks.kept_per_layer();
@@ -140,6 +195,31 @@ impl Predictor {
             classes: self.config.model.num_classes,
             logits,
         })
+    }
+
+    /// The sparse engine; a broadcast mask with neurons off drops them from a copy of the
+    /// weights first (`Compact`), as the Burn path does.
+    fn predict_sparse(
+        &self,
+        sparse: &SparseMlp,
+        pixels: &[f32],
+        masks: &MaskTable,
+        path: BroadcastPath,
+    ) -> Result<Predictions> {
+        let classes = self.config.model.num_classes;
+        if path == BroadcastPath::Compact && masks.is_broadcast() {
+            let kept = masks.kept_per_layer();
+            if kept.iter().any(Option::is_some)
+                && let Some(model) = self.model.compact(&kept)
+            {
+                let small = SparseMlp::from_model(&model)?;
+                let all_on = MaskTable::all_on(&model.hidden_sizes());
+                let logits = small.forward(pixels, &all_on, false)?.logits;
+                return Ok(Predictions { classes, logits });
+            }
+        }
+        let logits = sparse.forward(pixels, masks, false)?.logits;
+        Ok(Predictions { classes, logits })
     }
 }
 
@@ -196,6 +276,17 @@ impl Predictor {
         let n = self.count_inputs(pixels, masks)?;
         let width = self.hidden().last().copied().unwrap_or(0);
         let classes = self.config.model.num_classes;
+        if let Some(sparse) = &self.sparse {
+            let out = sparse.forward(pixels, masks, true)?;
+            return Ok(HiddenAndLogits {
+                width,
+                hidden: out.last_hidden,
+                predictions: Predictions {
+                    classes,
+                    logits: out.logits,
+                },
+            });
+        }
         let mut hidden = Vec::with_capacity(n * width);
         let mut logits = Vec::with_capacity(n * classes);
         for start in (0..n).step_by(BATCH) {

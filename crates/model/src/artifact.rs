@@ -227,6 +227,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = dir.unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
+    // `.NAME.<random>.partial`: hidden, and recognisable as debris if the process dies before
+    // the rename (`remove_partial_files` clears it on the next run).
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    builder.prefix(&prefix).suffix(PARTIAL_SUFFIX);
     // Artifacts are ordinary files (rw-r--r--), not tempfile's private 0600.
     #[cfg(unix)]
     {
@@ -237,7 +245,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
+    // The rename itself reaches the disk only when the directory is synced.
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
     Ok(())
+}
+
+/// What `write_atomic`'s temporary files end with.
+const PARTIAL_SUFFIX: &str = ".partial";
+
+/// Delete temporary files that a killed `write_atomic` left in `dir` (not recursive); returns
+/// how many. A missing directory has none.
+pub fn remove_partial_files(dir: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(PARTIAL_SUFFIX) && entry.file_type()?.is_file() {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Save a Burn config as pretty JSON, atomically.

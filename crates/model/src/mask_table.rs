@@ -16,6 +16,12 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use crate::mask::{HiddenMasks, MaskError, NeuronMask};
 use crate::neurons::{MaskSemantics, NeuronListError, parse_neuron_list};
 
+/// Room for an NPY header or blank lines in a mask file.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+/// Generous bytes per mask value in any format (`1.000000,` in CSV, f64 in NPY, `"1:599", `
+/// in JSONL).
+const MAX_BYTES_PER_VALUE: u64 = 24;
+
 /// Keep values (1 = on), `rows x sum(hidden)`, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaskTable {
@@ -233,12 +239,35 @@ impl MaskTable {
     /// (N,H), (1,H) or (H,); bool, integer or float), `.jsonl`/`.json` (one object per line,
     /// `{"off": [...]}` or `{"keep": [...]}` with `index` or `"layer:index"` entries).
     /// `semantics` says what a 1 means in CSV and NPY files.
+    ///
+    /// `max_rows` is the most rows the caller can use (its input count; 1 for a training
+    /// mask): a file far larger than that many rows could be is refused before it is read,
+    /// so a stray multi-gigabyte file costs neither time nor memory.
     pub fn read_file(
         path: &Path,
         hidden: &[usize],
         semantics: MaskSemantics,
+        max_rows: usize,
     ) -> Result<Self, NeuronListError> {
         let origin = path.display().to_string();
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.is_file()
+        {
+            let limit = MAX_HEADER_BYTES
+                + (max_rows.max(1) as u64) * (Self::width(hidden) as u64) * MAX_BYTES_PER_VALUE;
+            if meta.len() > limit {
+                return Err(file_error(
+                    &origin,
+                    format!(
+                        "is {} bytes; a mask file for {} input(s) and {} neurons is at most \
+                         {limit} bytes (one row per input)",
+                        meta.len(),
+                        max_rows.max(1),
+                        Self::width(hidden)
+                    ),
+                ));
+            }
+        }
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod divergence;
 pub mod progress;
 pub mod report;
 pub mod run;

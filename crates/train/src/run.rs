@@ -14,9 +14,10 @@ use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
+use burn::train::renderer::{MetricsRenderer, default_renderer};
+use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
 use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
-use model::artifact::{load_config, save_config, save_model, write_atomic};
+use model::artifact::{load_config, remove_partial_files, save_config, save_model, write_atomic};
 use model::{
     ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedBatch, MaskedMlp, TrainingSummary,
     parse_neuron_list,
@@ -24,6 +25,7 @@ use model::{
 
 use crate::checkpoint::AtomicCheckpointer;
 use crate::cli::TrainArgs;
+use crate::divergence::DivergenceGuard;
 use crate::progress::{LineRenderer, SplitClock, SplitTimes};
 use crate::report;
 
@@ -54,6 +56,17 @@ pub fn resolve_config(args: &TrainArgs, artifacts: &ArtifactDir) -> Result<Exper
             .context("the built-in configs/mnist-mlp.json is invalid")?;
         (config, PathBuf::from("configs/mnist-mlp.json"))
     };
+    // Flag values are checked here, so that the error names the flag rather than the file.
+    for (flag, value) in [("--epochs", args.epochs), ("--batch-size", args.batch_size)] {
+        if value == Some(0) {
+            bail!("{flag} 0: expected at least 1");
+        }
+    }
+    if let Some(v) = args.lr
+        && !(v.is_finite() && v > 0.0)
+    {
+        bail!("--lr {v}: expected a positive number, e.g. 0.001");
+    }
     if let Some(v) = args.epochs {
         config.epochs = v;
     }
@@ -89,7 +102,7 @@ pub fn resolve_config(args: &TrainArgs, artifacts: &ArtifactDir) -> Result<Exper
         config.train_mask = MaskPolicy::Fixed { off };
     }
     if let Some(path) = &args.train_mask {
-        let table = MaskTable::read_file(path, &hidden, args.mask_semantics)?;
+        let table = MaskTable::read_file(path, &hidden, args.mask_semantics, 1)?;
         if !table.is_broadcast() {
             bail!(
                 "--train-mask {}: {} rows; a fixed training mask is a single row (the same for every sample)",
@@ -223,6 +236,11 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
     } else {
         None
     };
+    // Debris of a run killed mid-write (the finished files themselves are always whole).
+    for dir in [artifacts.root().to_path_buf(), artifacts.checkpoints()] {
+        remove_partial_files(&dir)
+            .with_context(|| format!("{}: cannot clear temporary files", dir.display()))?;
+    }
     save_config(&config, &artifacts.config())?;
 
     let times = Arc::new(Mutex::new(SplitTimes::default()));
@@ -366,9 +384,21 @@ fn fit(
         .with_progress_logger(SplitClock::new(times))
         .num_epochs(config.epochs)
         .summary();
-    if !(cfg!(feature = "tui") && std::io::stdout().is_terminal()) {
-        training = training.renderer(Box::new(LineRenderer::new(Duration::from_secs(2))));
-    }
+    let interrupter = Interrupter::new();
+    let screen: Box<dyn MetricsRenderer> =
+        if cfg!(feature = "tui") && std::io::stdout().is_terminal() {
+            default_renderer(interrupter.clone(), resume_from)
+        } else {
+            Box::new(LineRenderer::new(Duration::from_secs(2)))
+        };
+    let diverged = Arc::new(Mutex::new(None));
+    training = training
+        .with_interrupter(interrupter.clone())
+        .renderer(Box::new(DivergenceGuard::new(
+            screen,
+            interrupter,
+            diverged.clone(),
+        )));
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
     }
@@ -383,6 +413,26 @@ fn fit(
     let result = training.launch(Learner::new(model, optimizer.init(), config.learning_rate));
     if let Some(error) = result.error {
         bail!("training failed: {error}");
+    }
+    if let Some(d) = diverged.lock().ok().and_then(|d| *d) {
+        let kept = match artifacts.last_complete_checkpoint() {
+            Some(e) => format!(
+                "the last good checkpoint, epoch {e}, is kept in {}; continue from it with \
+                 --resume and a smaller --lr",
+                artifacts.checkpoints().display()
+            ),
+            None => "no epoch finished, so there is no checkpoint; start again with a \
+                     smaller --lr"
+                .into(),
+        };
+        bail!(
+            "training diverged: the loss became {} in epoch {} (after {} training images; \
+             learning rate {}); stopped without saving that epoch: {kept}",
+            d.loss,
+            d.epoch,
+            d.items,
+            config.learning_rate
+        );
     }
     if let Some(interruption) = result.interrupted {
         bail!("training was interrupted: {interruption:?}");

@@ -376,3 +376,36 @@ fn data_parallel_training_on_two_cpu_workers_runs() {
     assert!(outcome.summary.test_accuracy > 0.6, "{:?}", outcome.summary);
     assert!(ArtifactDir::new(tmp.path()).model().is_file());
 }
+
+#[test]
+#[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
+fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let small = ["--limit-train", "2000", "--limit-test", "500"];
+    train(tmp.path(), &[&small[..], &["--epochs", "1"]].concat());
+    let art = ArtifactDir::new(tmp.path());
+    let good = std::fs::read(art.checkpoint_model(1)).expect("checkpoint 1");
+    let model_before = std::fs::read(art.model()).expect("model.bpk");
+
+    // Adam moves every weight by about lr per step: 1e30 overflows f32 within two steps.
+    let err = {
+        let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        train::run(&args(
+            tmp.path(),
+            &[&small[..], &["--resume", "--epochs", "3", "--lr", "1e30"]].concat(),
+        ))
+        .expect_err("a diverging run fails")
+    };
+    let message = format!("{err:#}");
+    assert!(message.contains("training diverged"), "{message}");
+    assert!(message.contains("epoch 2"), "{message}");
+    assert!(
+        message.contains("last good checkpoint, epoch 1"),
+        "{message}"
+    );
+    // Nothing of the bad epoch reached the disk; the good files are untouched.
+    assert!(!art.checkpoint_model(2).exists());
+    assert_eq!(art.last_complete_checkpoint(), Some(1));
+    assert_eq!(std::fs::read(art.checkpoint_model(1)).expect("ckpt"), good);
+    assert_eq!(std::fs::read(art.model()).expect("model"), model_before);
+}

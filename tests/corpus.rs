@@ -1,0 +1,233 @@
+//! Every bad input in `tests/corpus/cases.json`, fed to the real binaries: each must end in a
+//! clear error (non-zero exit, or an error line from `infer stream`) that names what was
+//! wrong, never a panic, and must leave no output behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use burn::prelude::*;
+use model::artifact::{save_config, save_model};
+use model::{ArtifactDir, ExperimentConfig, MaskedMlpConfig};
+use serde_json::Value;
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
+}
+
+fn mnist_dir() -> PathBuf {
+    std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"))
+}
+
+/// `train` and `infer` sit beside this test's `deps/` folder once `cargo test --workspace`
+/// has built them.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built; run the workspace's tests (`cargo test --workspace --release`)",
+        path.display()
+    );
+    path
+}
+
+/// A 784-600-10 network with its default (random) initialisation, saved as `train` would.
+fn model_dir(root: &Path) -> PathBuf {
+    let dir = root.join("model");
+    let device = Device::flex();
+    let config = ExperimentConfig::new(
+        MaskedMlpConfig::new().with_hidden(vec![600]),
+        burn::optim::AdamConfig::new(),
+    );
+    let model = config.model.init(&device);
+    let art = ArtifactDir::new(&dir);
+    std::fs::create_dir_all(&dir).expect("model dir");
+    save_config(&config, &art.config()).expect("config");
+    save_model(&model, &art.model()).expect("model");
+    dir
+}
+
+struct Places {
+    corpus: PathBuf,
+    model: PathBuf,
+    mnist: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Places {
+    fn fill(&self, text: &str) -> String {
+        text.replace("{corpus}", &self.corpus.display().to_string())
+            .replace("{model}", &self.model.display().to_string())
+            .replace("{mnist}", &self.mnist.display().to_string())
+            .replace("{tmp}", &self.tmp.display().to_string())
+    }
+
+    fn path(&self, v: &Value) -> PathBuf {
+        PathBuf::from(self.fill(v.as_str().expect("path string")))
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
+fn setup(step: &Value, at: &Places) {
+    let (action, arg) = step
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .expect("one action per setup step");
+    match action.as_str() {
+        "copy_model" => copy_dir(&at.model, &at.path(arg)),
+        "remove" => std::fs::remove_file(at.path(arg)).expect("remove"),
+        "write" => std::fs::write(at.path(&arg[0]), arg[1].as_str().expect("text")).expect("write"),
+        "truncate" => std::fs::OpenOptions::new()
+            .write(true)
+            .open(at.path(&arg[0]))
+            .and_then(|f| f.set_len(arg[1].as_u64().expect("length")))
+            .expect("truncate"),
+        // A file of this many bytes that takes no disk space.
+        "sparse" => std::fs::File::create(at.path(&arg[0]))
+            .and_then(|f| f.set_len(arg[1].as_u64().expect("length")))
+            .expect("sparse file"),
+        "edit_config" => {
+            let path = at.path(&arg[0]);
+            let mut config: Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("json");
+            config["model"][arg[1].as_str().expect("field")] = arg[2].clone();
+            std::fs::write(&path, config.to_string()).expect("write config");
+        }
+        other => panic!("unknown setup action {other}"),
+    }
+}
+
+/// Runs one case; returns what went wrong, if anything.
+fn run_case(case: &Value, at: &Places) -> Result<(), String> {
+    for step in case["setup"].as_array().into_iter().flatten() {
+        setup(step, at);
+    }
+    let args: Vec<String> = case["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| at.fill(a.as_str().expect("arg")))
+        .collect();
+    let mut command = Command::new(binary(case["bin"].as_str().expect("bin")));
+    command
+        .args(&args)
+        .env("RUST_BACKTRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let stdin = case["stdin"].as_str().map(|s| at.fill(s));
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = command.spawn().map_err(|e| format!("cannot start: {e}"))?;
+    if let Some(file) = stdin {
+        let bytes = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        std::thread::spawn(move || pipe.write_all(&bytes));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let shown = format!(
+        "exit {:?}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status.code()
+    );
+    for text in [&stdout, &stderr] {
+        if text.contains("panicked") || text.contains("stack backtrace") {
+            return Err(format!("panicked:\n{shown}"));
+        }
+    }
+    let want_success = case["status"].as_str() == Some("success");
+    if out.status.success() != want_success {
+        return Err(format!("wrong exit status:\n{shown}"));
+    }
+    if !want_success {
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        if errors.len() != 1 {
+            return Err(format!("expected one error line on stderr:\n{shown}"));
+        }
+        for fragment in case["expect"].as_array().into_iter().flatten() {
+            let fragment = at.fill(fragment.as_str().expect("fragment"));
+            if !errors[0].contains(&fragment) {
+                return Err(format!("error does not mention `{fragment}`:\n{shown}"));
+            }
+        }
+    }
+    if let Some(lines) = case["lines"].as_array() {
+        let got: Vec<&str> = stdout.lines().collect();
+        if got.len() != lines.len() {
+            return Err(format!("expected {} answer lines:\n{shown}", lines.len()));
+        }
+        for (i, (want, line)) in lines.iter().zip(&got).enumerate() {
+            let answer: Value =
+                serde_json::from_str(line).map_err(|e| format!("line {}: {e}: {line}", i + 1))?;
+            match want.as_array() {
+                None if answer.get("predicted").is_some() => {}
+                None => return Err(format!("line {} should be answered: {line}", i + 1)),
+                Some(fragments) => {
+                    let error = answer["error"].as_str().unwrap_or_default();
+                    for f in fragments {
+                        if !error.contains(f.as_str().unwrap_or_default()) {
+                            return Err(format!("line {}: `{error}` lacks {f}", i + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for path in case["absent"].as_array().into_iter().flatten() {
+        let path = at.path(path);
+        if path.exists() {
+            return Err(format!("{} was written:\n{shown}", path.display()));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_bad_input_in_the_corpus_gets_a_clear_error_and_no_panic() {
+    let cases: Value = serde_json::from_slice(
+        &std::fs::read(corpus().join("cases.json")).expect("tests/corpus/cases.json"),
+    )
+    .expect("cases.json is JSON");
+    let root = tempfile::tempdir().expect("tempdir");
+    let model = model_dir(root.path());
+    let mut failures = Vec::new();
+    let cases = cases["cases"].as_array().expect("cases");
+    for (i, case) in cases.iter().enumerate() {
+        let tmp = root.path().join(format!("case-{i}"));
+        std::fs::create_dir_all(&tmp).expect("case dir");
+        let at = Places {
+            corpus: corpus(),
+            model: model.clone(),
+            mnist: mnist_dir(),
+            tmp,
+        };
+        if let Err(why) = run_case(case, &at) {
+            failures.push(format!("--- {}: {why}", case["name"]));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    println!("{} corpus cases answered with clear errors", cases.len());
+}
