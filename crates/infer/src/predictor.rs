@@ -270,8 +270,9 @@ impl Predictor {
     }
 
     /// The last hidden layer's activations and the logits for `n` images, row i with mask row
-    /// i (or the one broadcast row), masks applied by multiplication. One forward pass gives
-    /// both: the logits are the output layer applied to those activations.
+    /// i (or the one broadcast row), from one forward pass of the predictor's engine (Burn's
+    /// masked forward, or the sparse engine on CPU devices): the logits are the output layer
+    /// applied to those activations. `infer stream` and `infer serve` answer with it.
     pub fn hidden_and_logits(&self, pixels: &[f32], masks: &MaskTable) -> Result<HiddenAndLogits> {
         let n = self.count_inputs(pixels, masks)?;
         let width = self.hidden().last().copied().unwrap_or(0);
