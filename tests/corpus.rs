@@ -2,9 +2,9 @@
 //! clear error (non-zero exit, or an error line from `infer stream`) that names what was
 //! wrong, never a panic, and must leave no output behind.
 
-use std::time::{Duration, Instant};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use burn::prelude::*;
 use model::artifact::{save_config, save_model};

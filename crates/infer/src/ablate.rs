@@ -17,7 +17,7 @@ use model::artifact::write_atomic;
 use model::{ArtifactDir, MaskTable};
 use serde::{Deserialize, Serialize};
 
-use crate::predictor::{BATCH, Predictor};
+use crate::predictor::{BATCH, Predictor, host_vec};
 
 /// How a neuron is switched off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -71,23 +71,6 @@ fn score(logits: Tensor<2>, targets: Tensor<1, Int>) -> (usize, f64) {
     (hits as usize, nll as f64)
 }
 
-/// Images `range` of `pixels` as a `[len, 784]` tensor on the predictor's device.
-fn images_tensor(
-    predictor: &Predictor,
-    pixels: &[f32],
-    range: std::ops::Range<usize>,
-) -> Tensor<2> {
-    let width = predictor.config.model.input_size;
-    let n = range.len();
-    Tensor::from_data(
-        TensorData::new(
-            pixels[range.start * width..range.end * width].to_vec(),
-            [n, width],
-        ),
-        &predictor.device,
-    )
-}
-
 fn batch_tensors(
     predictor: &Predictor,
     pixels: &[f32],
@@ -95,7 +78,7 @@ fn batch_tensors(
     range: std::ops::Range<usize>,
 ) -> (Tensor<2>, Tensor<1, Int>) {
     let n = range.len();
-    let images = images_tensor(predictor, pixels, range.clone());
+    let images = predictor.images(pixels, range.clone());
     let targets = Tensor::from_data(
         TensorData::new(
             labels[range].iter().map(|&l| l as i64).collect::<Vec<_>>(),
@@ -215,7 +198,7 @@ pub fn neuron_means(predictor: &Predictor, pixels: &[f32]) -> Result<Vec<f32>> {
     let mut sum = vec![0f64; hidden];
     for start in (0..n).step_by(BATCH) {
         let end = (start + BATCH).min(n);
-        let images = images_tensor(predictor, pixels, start..end);
+        let images = predictor.images(pixels, start..end);
         let masks = defaults.masks_for(start..end, &predictor.device)?;
         let col: Vec<f32> = predictor
             .model
@@ -271,9 +254,12 @@ pub fn cached_means(
     Ok(means)
 }
 
+/// The header line of `ablation.csv`.
+pub const CSV_HEADER: &str = "layer,neuron,accuracy,loss,delta_accuracy,delta_loss,rank";
+
 /// `ablation.csv`: layer,neuron,accuracy,loss,delta_accuracy,delta_loss,rank.
 pub fn write_csv(path: &Path, ablation: &Ablation) -> Result<()> {
-    let mut csv = String::from("layer,neuron,accuracy,loss,delta_accuracy,delta_loss,rank\n");
+    let mut csv = format!("{CSV_HEADER}\n");
     for e in &ablation.effects {
         csv.push_str(&format!(
             "{},{},{:.6},{:.6},{:.6},{:.6},{}\n",
@@ -282,6 +268,60 @@ pub fn write_csv(path: &Path, ablation: &Ablation) -> Result<()> {
     }
     write_atomic(path, csv.as_bytes())?;
     Ok(())
+}
+
+/// One line of `ablation.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRow {
+    pub layer: usize,
+    pub neuron: usize,
+    pub accuracy: f64,
+    pub loss: f64,
+    pub delta_accuracy: f64,
+    pub delta_loss: f64,
+    pub rank: usize,
+}
+
+/// Read what [`write_csv`] wrote; errors name the file and line.
+pub fn read_csv(path: &Path) -> Result<Vec<CsvRow>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines().enumerate();
+    let header = lines.next().map(|(_, h)| h.trim());
+    if header != Some(CSV_HEADER) {
+        bail!(
+            "{}: line 1 is {:?}; expected the header {CSV_HEADER}",
+            path.display(),
+            header.unwrap_or("")
+        );
+    }
+    lines
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let bad = || {
+                anyhow::anyhow!(
+                    "{}: line {} is {line:?}; expected 7 numbers ({CSV_HEADER})",
+                    path.display(),
+                    i + 1
+                )
+            };
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            if f.len() != 7 {
+                return Err(bad());
+            }
+            let int = |s: &str| s.parse::<usize>().map_err(|_| bad());
+            let float = |s: &str| s.parse::<f64>().map_err(|_| bad());
+            Ok(CsvRow {
+                layer: int(f[0])?,
+                neuron: int(f[1])?,
+                accuracy: float(f[2])?,
+                loss: float(f[3])?,
+                delta_accuracy: float(f[4])?,
+                delta_loss: float(f[5])?,
+                rank: int(f[6])?,
+            })
+        })
+        .collect()
 }
 
 /// The `k` most important neurons, most important first.
@@ -328,46 +368,20 @@ struct HostState {
     base: Vec<f32>,
 }
 
-fn host_vec(t: Tensor<2>) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-}
-
 fn host_state(predictor: &Predictor, pixels: &[f32], n: usize) -> Result<HostState> {
     let layer = predictor.hidden().len() - 1;
     let hidden = predictor.hidden()[layer];
     let classes = predictor.config.model.num_classes;
-    let defaults = predictor.default_masks();
-    let w = host_vec(predictor.model.output.weight.val())?;
-    if let Some(sparse) = predictor.sparse() {
-        let out = sparse.forward(&pixels[..n * sparse.input_size()], &defaults, true)?;
-        return Ok(HostState {
-            hidden,
-            classes,
-            h: out.last_hidden,
-            w,
-            base: out.logits,
-        });
-    }
-    let (mut h, mut base) = (
-        Vec::with_capacity(n * hidden),
-        Vec::with_capacity(n * classes),
-    );
-    for start in (0..n).step_by(BATCH) {
-        let end = (start + BATCH).min(n);
-        let images = images_tensor(predictor, pixels, start..end);
-        let masks = defaults.masks_for(start..end, &predictor.device)?;
-        let act = predictor.model.last_hidden(images, &masks)?;
-        base.extend(host_vec(predictor.model.output.forward(act.clone()))?);
-        h.extend(host_vec(act)?);
-    }
+    let out = predictor.hidden_and_logits(
+        &pixels[..n * predictor.config.model.input_size],
+        &predictor.default_masks(),
+    )?;
     Ok(HostState {
         hidden,
         classes,
-        h,
-        w,
-        base,
+        h: out.hidden,
+        w: host_vec(predictor.model.output.weight.val(), "output weights")?,
+        base: out.predictions.logits,
     })
 }
 
@@ -776,7 +790,10 @@ fn stacked_sweep(
         let (images, _) = batch_tensors(predictor, pixels, labels, range.clone());
         let masks = defaults.masks_for(range.clone(), &predictor.device)?;
         let x = predictor.model.activations_after(images, &masks, layer)?;
-        let base = host_vec(predictor.model.logits_from(x.clone(), &later, layer)?)?;
+        let base = host_vec(
+            predictor.model.logits_from(x.clone(), &later, layer)?,
+            "logits",
+        )?;
         let batch_labels = &labels[range];
         let base_scores: Vec<(bool, f64)> = base
             .chunks(classes)
@@ -800,7 +817,10 @@ fn stacked_sweep(
             )
             .unsqueeze_dim::<3>(1);
             let stacked = (x.clone().unsqueeze_dim::<3>(0) * keep).reshape([js.len() * m, hidden]);
-            let logits = host_vec(predictor.model.logits_from(stacked, &later, layer)?)?;
+            let logits = host_vec(
+                predictor.model.logits_from(stacked, &later, layer)?,
+                "logits",
+            )?;
             for (b, &j) in js.iter().enumerate() {
                 for (k, &label) in batch_labels.iter().enumerate() {
                     let row = &logits[(b * m + k) * classes..(b * m + k + 1) * classes];

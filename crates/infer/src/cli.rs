@@ -20,6 +20,10 @@ Examples:
   # Answer JSON lines on stdin:
   echo '{\"pixels\": [0, ...784 values], \"off\": [5, 9]}' | infer stream
 
+  # The neuron explorer in the browser (http://127.0.0.1:8080/):
+  infer ablate --output artifacts/mnist-mlp/ablation.csv   # optional: the importance overlay
+  infer serve --data-dir ../shared/data/mnist
+
   # Weights to and from PyTorch's layout:
   infer export --output model.safetensors
   infer import --input torch-model.safetensors --artifact-dir artifacts/imported";
@@ -41,6 +45,22 @@ pub enum Command {
     /// Rank every neuron of the last hidden layer by what switching it off costs
     /// (accuracy, loss), all in about one forward pass.
     Ablate(Box<AblateArgs>),
+    /// The neuron explorer: a page on http://127.0.0.1:8080/ to draw or pick a digit, switch
+    /// hidden neurons off and watch the class probabilities change.
+    ///
+    /// The page is compiled into the binary (it needs no network). It shows the last hidden
+    /// layer as a grid shaded by each neuron's activation for the current input: click a cell
+    /// to switch that neuron off or back on, drag to paint several. The class probabilities
+    /// update on every change, with a tick for what the intact network says. Reset, "switch off
+    /// top K" and "random lesion, p" set the mask; with an ablation map (`infer ablate --output
+    /// DIR/ablation.csv`) the grid can also show how much test accuracy each neuron is worth.
+    ///
+    /// JSON API: GET /api/info, GET /api/test-image/{i}, GET /api/ablation, and POST
+    /// /api/predict, which takes an `infer stream` line ({"pixels": [784 values], "off":
+    /// [...]}) and answers {"predicted", "probabilities", "hidden"}. A bad request gets HTTP
+    /// 400 with the message `infer stream` gives for that line.
+    #[command(after_long_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
     /// Write the weights as safetensors in PyTorch layout (hidden.0.weight [out, in], ...).
     Export(ExportArgs),
     /// Turn a safetensors file in PyTorch layout into an artifact directory.
@@ -153,6 +173,44 @@ pub struct StreamArgs {
     /// The brightest pixel value in lines that carry no "scale" field: 255 (bytes) or 1.
     #[arg(long, value_name = "255|1", default_value_t = 255.0)]
     pub pixel_scale: f32,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  # Rank the neurons once (for the overlay and \"switch off top K\"), then serve:
+  infer ablate --artifact-dir artifacts/mnist-mlp --output artifacts/mnist-mlp/ablation.csv
+  infer serve --artifact-dir artifacts/mnist-mlp --data-dir ../shared/data/mnist
+  # and open http://127.0.0.1:8080/ in a browser.
+
+  # Any free port (printed), and the API without the page:
+  infer serve --port 0
+  curl -s http://127.0.0.1:PORT/api/test-image/0
+  curl -s http://127.0.0.1:PORT/api/predict -d '{\"pixels\": [0, ...784 values], \"off\": [3, 17]}'";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Port to listen on; 0 takes any free port (the address is printed).
+    #[arg(long, value_name = "N", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to listen on. The default answers this machine only; the explorer has no
+    /// authentication, so think twice before 0.0.0.0.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+
+    /// Folder with the MNIST test files, for the page's test-image picker. Default:
+    /// $MNIST_DIR; with neither, the page offers drawing only.
+    #[arg(long, value_name = "DIR", env = "MNIST_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The ablation map to overlay on the grid and to rank neurons for "switch off top K": the
+    /// CSV `infer ablate --output` writes. Default: ablation.csv in the artifact directory,
+    /// when it is there.
+    #[arg(long, value_name = "FILE")]
+    pub ablation: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod interop;
 pub mod plots;
 pub mod predictor;
 pub mod report;
+pub mod serve;
 pub mod sparse;
 pub mod stream;
 

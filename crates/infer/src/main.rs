@@ -58,6 +58,7 @@ fn run(args: InferArgs) -> Result<()> {
             );
         }
         Command::Ablate(a) => ablate(&a)?,
+        Command::Serve(a) => serve(&a)?,
         Command::Bench(a) => {
             let mut predictor = infer::load(&a.model)?;
             if let Some(engine) = a.engine {
@@ -233,4 +234,20 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn serve(a: &infer::cli::ServeArgs) -> Result<()> {
+    use infer::serve::{self, Explorer, ServeOptions};
+    let listener = serve::bind(a.host, a.port)?;
+    let predictor = infer::load(&a.model)?;
+    let options = ServeOptions {
+        data_dir: a.data_dir.clone(),
+        ablation: a.ablation.clone(),
+    };
+    let explorer = Explorer::new(predictor, &a.model.artifact_dir, &options)?;
+    let addr = listener.local_addr()?;
+    println!("neuron explorer: http://{addr}/  ({})", explorer.describe());
+    println!("Ctrl-C stops it.");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    serve::serve(listener, explorer)
 }

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use crate::ablate::{Ablation, PruningCurve, top};
 
 /// Grid width for a layer of `h` neurons: 600 is drawn 30 wide and 20 high.
-fn grid_columns(h: usize) -> usize {
+pub fn grid_columns(h: usize) -> usize {
     if h == 600 {
         30
     } else {

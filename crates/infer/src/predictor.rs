@@ -163,17 +163,7 @@ impl Predictor {
         masks: &MaskTable,
         path: BroadcastPath,
     ) -> Result<Predictions> {
-        let width = self.config.model.input_size;
-        if !pixels.len().is_multiple_of(width) {
-            bail!(
-                "{} pixel values is not a whole number of {width}-pixel images",
-                pixels.len()
-            );
-        }
-        let n = pixels.len() / width;
-        masks
-            .check_inputs(n, "mask")
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let n = self.count_inputs(pixels, masks)?;
         if let Some(sparse) = &self.sparse {
             return self.predict_sparse(sparse, pixels, masks, path);
         }
@@ -191,13 +181,7 @@ impl Predictor {
         let mut logits = Vec::with_capacity(n * self.config.model.num_classes);
         for start in (0..n).step_by(BATCH) {
             let end = (start + BATCH).min(n);
-            let images = Tensor::<2>::from_data(
-                TensorData::new(
-                    pixels[start * width..end * width].to_vec(),
-                    [end - start, width],
-                ),
-                &self.device,
-            );
+            let images = self.images(pixels, start..end);
             let out = match &compact {
                 Some(model) => model.forward(images),
                 None => {
@@ -205,11 +189,7 @@ impl Predictor {
                     self.model.forward_masked(images, &m)?
                 }
             };
-            logits.extend(
-                out.into_data()
-                    .try_into_vec_as::<f32>()
-                    .map_err(|e| anyhow::anyhow!("reading logits back: {e:?}"))?,
-            );
+            logits.extend(host_vec(out, "logits")?);
         }
         Ok(Predictions {
             classes: self.config.model.num_classes,
@@ -241,4 +221,95 @@ impl Predictor {
         let logits = sparse.forward(pixels, masks, false)?.logits;
         Ok(Predictions { classes, logits })
     }
+}
+
+/// The last hidden layer's activations beside the logits they give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HiddenAndLogits {
+    /// Width of the last hidden layer.
+    pub width: usize,
+    /// Activations after the layer's mask and ReLU, row-major `[n, width]`.
+    pub hidden: Vec<f32>,
+    pub predictions: Predictions,
+}
+
+impl HiddenAndLogits {
+    /// The activations of input `i`.
+    pub fn hidden(&self, i: usize) -> &[f32] {
+        &self.hidden[i * self.width..(i + 1) * self.width]
+    }
+}
+
+impl Predictor {
+    /// How many images `pixels` holds, checked against the mask rows.
+    fn count_inputs(&self, pixels: &[f32], masks: &MaskTable) -> Result<usize> {
+        let width = self.config.model.input_size;
+        if !pixels.len().is_multiple_of(width) {
+            bail!(
+                "{} pixel values is not a whole number of {width}-pixel images",
+                pixels.len()
+            );
+        }
+        let n = pixels.len() / width;
+        masks
+            .check_inputs(n, "mask")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(n)
+    }
+
+    /// Images `range` of `pixels` (row-major, 0..1) as a `[len, input_size]` tensor.
+    pub fn images(&self, pixels: &[f32], range: std::ops::Range<usize>) -> Tensor<2> {
+        let width = self.config.model.input_size;
+        Tensor::from_data(
+            TensorData::new(
+                pixels[range.start * width..range.end * width].to_vec(),
+                [range.len(), width],
+            ),
+            &self.device,
+        )
+    }
+
+    /// The last hidden layer's activations and the logits for `n` images, row i with mask row
+    /// i (or the one broadcast row), from one forward pass of the predictor's engine (Burn's
+    /// masked forward, or the sparse engine on CPU devices): the logits are the output layer
+    /// applied to those activations. `infer stream` and `infer serve` answer with it.
+    pub fn hidden_and_logits(&self, pixels: &[f32], masks: &MaskTable) -> Result<HiddenAndLogits> {
+        let n = self.count_inputs(pixels, masks)?;
+        let width = self.hidden().last().copied().unwrap_or(0);
+        let classes = self.config.model.num_classes;
+        if let Some(sparse) = &self.sparse {
+            let out = sparse.forward(pixels, masks, true)?;
+            return Ok(HiddenAndLogits {
+                width,
+                hidden: out.last_hidden,
+                predictions: Predictions {
+                    classes,
+                    logits: out.logits,
+                },
+            });
+        }
+        let mut hidden = Vec::with_capacity(n * width);
+        let mut logits = Vec::with_capacity(n * classes);
+        for start in (0..n).step_by(BATCH) {
+            let end = (start + BATCH).min(n);
+            let m = masks.masks_for(start..end, &self.device)?;
+            let act = self
+                .model
+                .last_hidden(self.images(pixels, start..end), &m)?;
+            logits.extend(host_vec(self.model.output.forward(act.clone()), "logits")?);
+            hidden.extend(host_vec(act, "activations")?);
+        }
+        Ok(HiddenAndLogits {
+            width,
+            hidden,
+            predictions: Predictions { classes, logits },
+        })
+    }
+}
+
+/// A tensor's values, read back to the host.
+pub fn host_vec(t: Tensor<2>, what: &str) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading {what} back: {e:?}"))
 }

@@ -10,9 +10,10 @@ use std::sync::mpsc;
 use anyhow::Result;
 use data::PIXELS;
 use model::MaskTable;
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::predictor::{BroadcastPath, Predictor};
+use crate::predictor::Predictor;
 
 /// Largest number of lines answered by one forward pass.
 pub const MAX_BATCH: usize = 256;
@@ -80,8 +81,24 @@ pub fn parse_request(
     Ok(Request { pixels, keep })
 }
 
-/// Answers to a batch of requests, in order: a JSON object per request.
-pub fn answer(predictor: &Predictor, requests: &[Request]) -> Result<Vec<Value>> {
+/// What one request gets: the predicted class, the class probabilities, and the last hidden
+/// layer's activations (`infer serve` shades its grid with them; `infer stream` leaves them out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub predicted: usize,
+    pub probabilities: Vec<f32>,
+    pub hidden: Vec<f32>,
+}
+
+impl Answer {
+    /// The answer as `infer stream` writes it: class and probabilities.
+    pub fn stream_json(&self) -> Value {
+        json!({"predicted": self.predicted, "probabilities": self.probabilities})
+    }
+}
+
+/// Answers to a batch of requests, in order, from one forward pass with a mask row each.
+pub fn answer(predictor: &Predictor, requests: &[Request]) -> Result<Vec<Answer>> {
     if requests.is_empty() {
         return Ok(Vec::new());
     }
@@ -93,13 +110,12 @@ pub fn answer(predictor: &Predictor, requests: &[Request]) -> Result<Vec<Value>>
         predictor.hidden(),
         requests.iter().map(|r| r.keep.clone()).collect(),
     );
-    let predictions = predictor.predict(&pixels, &table, BroadcastPath::Multiply)?;
+    let out = predictor.hidden_and_logits(&pixels, &table)?;
     Ok((0..requests.len())
-        .map(|i| {
-            json!({
-                "predicted": predictions.predicted(i),
-                "probabilities": predictions.probabilities(i),
-            })
+        .map(|i| Answer {
+            predicted: out.predictions.predicted(i),
+            probabilities: out.predictions.probabilities(i),
+            hidden: out.hidden(i).to_vec(),
         })
         .collect())
 }
@@ -113,7 +129,8 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// that is too long (skipped up to its newline) or not UTF-8.
 fn read_bounded_line(input: &mut dyn BufRead) -> std::io::Result<Option<std::io::Result<String>>> {
     let mut bytes = Vec::new();
-    let read = std::io::Read::take(&mut *input, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut bytes)?;
+    let read = std::io::Read::take(&mut *input, MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', &mut bytes)?;
     if read == 0 {
         return Ok(None);
     }
@@ -145,6 +162,21 @@ fn read_bounded_line(input: &mut dyn BufRead) -> std::io::Result<Option<std::io:
     Ok(Some(String::from_utf8(bytes).map_err(|_| {
         std::io::Error::other("not UTF-8 text; expected one JSON object per line")
     })))
+}
+
+/// Wait for one item, then take whatever else is already waiting, up to [`MAX_BATCH`] in all:
+/// requests that arrive together are answered by one forward pass. `None` once every sender
+/// is gone.
+pub fn next_batch<T>(rx: &mpsc::Receiver<T>) -> Option<Vec<T>> {
+    let first = rx.recv().ok()?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 /// Counts for the closing line on stderr.
@@ -180,14 +212,7 @@ pub fn run(
         }
     });
     let mut stats = StreamStats::default();
-    while let Ok(first) = rx.recv() {
-        let mut lines = vec![first];
-        while lines.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(line) => lines.push(line),
-                Err(_) => break,
-            }
-        }
+    while let Some(lines) = next_batch(&rx) {
         let hidden = predictor.hidden().to_vec();
         let default_keep = predictor.default_masks().row(0).to_vec();
         let parsed: Vec<(usize, Result<Request, String>)> = lines
@@ -210,7 +235,7 @@ pub fn run(
             let line = match request {
                 Ok(_) => {
                     stats.answered += 1;
-                    let mut a = answers.next().unwrap_or(Value::Null);
+                    let mut a = answers.next().map_or(Value::Null, |a| a.stream_json());
                     a["line"] = n.into();
                     a
                 }

@@ -155,6 +155,19 @@ fn cli_writes_the_ranked_csv_and_the_plot() {
     let text = std::fs::read_to_string(&csv).expect("csv");
     assert!(text.starts_with("layer,neuron,accuracy,loss,delta_accuracy,delta_loss,rank\n"));
     assert_eq!(text.lines().count(), 33, "header + 32 neurons");
+    // Read back (what infer serve overlays): every neuron once, ranks a permutation.
+    let rows = ablate::read_csv(&csv).expect("reads back");
+    assert_eq!(
+        rows.iter().map(|r| r.neuron).collect::<Vec<_>>(),
+        (0..32).collect::<Vec<_>>()
+    );
+    let mut ranks: Vec<usize> = rows.iter().map(|r| r.rank).collect();
+    ranks.sort();
+    assert_eq!(ranks, (1..=32).collect::<Vec<_>>());
+    let broken = tmp.path().join("broken.csv");
+    std::fs::write(&broken, text.replacen("\n0,0,", "\n0,x,", 1)).expect("write");
+    let message = ablate::read_csv(&broken).expect_err("refused").to_string();
+    assert!(message.contains("broken.csv: line 2"), "{message}");
     for path in [png.clone(), tmp.path().join("a-per-class.png")] {
         let bytes = std::fs::read(&path).expect("png");
         assert_eq!(&bytes[1..4], b"PNG", "{}", path.display());

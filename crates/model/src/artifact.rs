@@ -8,6 +8,7 @@
 //! <dir>/curves.png         loss and accuracy per epoch
 //! <dir>/checkpoint/        Burn's per-epoch checkpoints: model-N.bpk, optim-N.bpk, scheduler-N.bpk
 //! <dir>/neuron_means.json  mean training-set activation per last-hidden neuron (infer ablate)
+//! <dir>/ablation.csv       every neuron's cost when switched off (infer ablate --output; infer serve)
 //! ```
 
 use std::io::Write;
@@ -34,6 +35,7 @@ impl ArtifactDir {
     pub const CURVES: &'static str = "curves.png";
     pub const CHECKPOINTS: &'static str = "checkpoint";
     pub const NEURON_MEANS: &'static str = "neuron_means.json";
+    pub const ABLATION: &'static str = "ablation.csv";
 
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
@@ -67,6 +69,11 @@ impl ArtifactDir {
     /// `infer ablate --mode mean` the first time it needs it.
     pub fn neuron_means(&self) -> PathBuf {
         self.root.join(Self::NEURON_MEANS)
+    }
+
+    /// The ablation map `infer serve` overlays, when `infer ablate --output` wrote it here.
+    pub fn ablation(&self) -> PathBuf {
+        self.root.join(Self::ABLATION)
     }
 
     pub fn checkpoints(&self) -> PathBuf {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -21,44 +23,51 @@ pub fn mnist_dir() -> PathBuf {
 /// (what matters here is that masks act as they should, not that it is trained).
 pub fn artifact_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let device = Device::flex();
-        let config = ExperimentConfig::new(
-            MaskedMlpConfig::new().with_hidden(vec![32]),
-            burn::optim::AdamConfig::new(),
-        );
-        let mut model = config.model.init(&device);
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
-        for linear in model
-            .hidden
-            .iter_mut()
-            .chain(std::iter::once(&mut model.output))
-        {
-            let [d_in, d_out] = linear.weight.dims();
-            let w: Vec<f32> = (0..d_in * d_out).map(|_| next() * 0.2).collect();
-            let b: Vec<f32> = (0..d_out).map(|_| next() * 0.2 + 0.05).collect();
-            linear.weight = Param::from_tensor(Tensor::from_data(
-                TensorData::new(w, [d_in, d_out]),
-                &device,
-            ));
-            linear.bias = Some(Param::from_tensor(Tensor::from_data(
-                TensorData::new(b, [d_out]),
-                &device,
-            )));
-        }
-        let art = ArtifactDir::new(dir.path());
-        save_config(&config, &art.config()).expect("config");
-        save_model(&model, &art.model()).expect("model");
-        dir
-    })
-    .path()
+    DIR.get_or_init(|| random_artifact_dir(&[32])).path()
+}
+
+/// The same kind of untrained network at the seed's size, 784 -> 600 -> 10.
+pub fn seed_sized_artifact_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| random_artifact_dir(&[600])).path()
+}
+
+fn random_artifact_dir(hidden: &[usize]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let device = Device::flex();
+    let config = ExperimentConfig::new(
+        MaskedMlpConfig::new().with_hidden(hidden.to_vec()),
+        burn::optim::AdamConfig::new(),
+    );
+    let mut model = config.model.init(&device);
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+    };
+    for linear in model
+        .hidden
+        .iter_mut()
+        .chain(std::iter::once(&mut model.output))
+    {
+        let [d_in, d_out] = linear.weight.dims();
+        let w: Vec<f32> = (0..d_in * d_out).map(|_| next() * 0.2).collect();
+        let b: Vec<f32> = (0..d_out).map(|_| next() * 0.2 + 0.05).collect();
+        linear.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [d_in, d_out]),
+            &device,
+        ));
+        linear.bias = Some(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [d_out]),
+            &device,
+        )));
+    }
+    let art = ArtifactDir::new(dir.path());
+    save_config(&config, &art.config()).expect("config");
+    save_model(&model, &art.model()).expect("model");
+    dir
 }
 
 pub fn predictor() -> Predictor {

@@ -1,0 +1,228 @@
+//! The neuron explorer in a real browser: train a small model, write its ablation map, serve
+//! it, and let `e2e/explorer.mjs` drive headless Chromium through the page. What the page
+//! showed is checked against the library's own predictions.
+//!
+//! Needs Debian's `chromium`, node and `npm ci` in tests/e2e (what .ci/run installs).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Parser;
+use infer::ablate::{self, AblationMode};
+use infer::serve::{self, Explorer, ServeOptions};
+use infer::{BroadcastPath, InputSet, Predictor};
+use model::{ArtifactDir, MaskTable};
+use serde_json::Value;
+
+fn mnist_dir() -> PathBuf {
+    std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"))
+}
+
+fn probabilities(report: &Value, key: &str) -> Vec<f32> {
+    report[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{key}` in {report}"))
+        .iter()
+        .map(|v| v.as_f64().expect("a number") as f32)
+        .collect()
+}
+
+fn assert_close(shown: &[f32], expected: &[f32], what: &str) {
+    assert_eq!(shown.len(), expected.len(), "{what}");
+    for (c, (x, y)) in shown.iter().zip(expected).enumerate() {
+        // The page writes probabilities with 6 decimals.
+        assert!(
+            (x - y).abs() < 2e-6,
+            "{what}, class {c}: page {x}, library {y}"
+        );
+    }
+}
+
+/// A neuron that matters for one test image: the (image, neuron) whose switching-off alone
+/// changes the predicted class, with the largest drop in that class's probability (or, if no
+/// single neuron changes any prediction, just the largest drop). The output layer is linear, so
+/// neuron j off moves the logits by exactly `-h_j * W_out[j, :]`.
+fn neuron_that_matters(p: &Predictor, inputs: &InputSet) -> (usize, usize, f32) {
+    let out = p
+        .hidden_and_logits(&inputs.pixels, &p.default_masks())
+        .expect("forward");
+    let w = infer::predictor::host_vec(p.model.output.weight.val(), "weights").expect("weights");
+    let classes = out.predictions.classes;
+    let softmax = |logits: &[f32]| -> Vec<f32> {
+        let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        e.iter().map(|x| x / sum).collect()
+    };
+    let mut best = (false, 0, 0, 0.0f32);
+    for i in 0..inputs.len() {
+        let logits = out.predictions.logits(i);
+        let class = out.predictions.predicted(i);
+        let p_class = softmax(logits)[class];
+        for (j, &h) in out.hidden(i).iter().enumerate() {
+            let moved: Vec<f32> = (0..classes)
+                .map(|c| logits[c] - h * w[j * classes + c])
+                .collect();
+            let after = softmax(&moved);
+            let flips = (0..classes).any(|c| after[c] > after[class]);
+            let drop = p_class - after[class];
+            if (flips, drop) > (best.0, best.3) {
+                best = (flips, i, j, drop);
+            }
+        }
+    }
+    (best.1, best.2, best.3)
+}
+
+#[test]
+#[ignore = "needs chromium and node; run by .ci/run"]
+fn the_explorer_in_headless_chromium() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("model");
+    let mnist = mnist_dir();
+    let args = train::TrainArgs::try_parse_from([
+        "train",
+        "--data-dir",
+        &mnist.display().to_string(),
+        "--artifact-dir",
+        &dir.display().to_string(),
+        "--device",
+        "flex",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "10000",
+    ])
+    .expect("flags");
+    train::run(&args).expect("trains");
+
+    let device = burn::prelude::Device::flex();
+    let p = Predictor::load(&dir, None, &device).expect("loads");
+    let test = InputSet::mnist_test(Some(&mnist)).expect("MNIST test set");
+    let labels = test.labels.clone().expect("labels");
+    let sweep = ablate::sweep(&p, &test.pixels, &labels, AblationMode::Zero, None).expect("sweep");
+    ablate::write_csv(&ArtifactDir::new(&dir).ablation(), &sweep).expect("ablation.csv");
+    let (image, neuron, drop) = neuron_that_matters(&p, &test);
+    println!("image {image}: neuron {neuron} alone lowers the top class by {drop:.3}");
+
+    let listener = serve::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).expect("binds");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let options = ServeOptions {
+        data_dir: Some(mnist.clone()),
+        ablation: None,
+    };
+    let explorer = Explorer::new(p.clone(), &dir, &options).expect("explorer");
+    std::thread::spawn(move || serve::serve(listener, explorer));
+
+    let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    assert!(
+        e2e.join("node_modules/puppeteer-core").is_dir(),
+        "run `npm ci` in {} first (.ci/run does)",
+        e2e.display()
+    );
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("explorer.png");
+    let out = Command::new("node")
+        .arg("explorer.mjs")
+        .arg(&url)
+        .arg(&shot)
+        .args([
+            "--image",
+            &image.to_string(),
+            "--neuron",
+            &neuron.to_string(),
+        ])
+        .current_dir(&e2e)
+        .output()
+        .expect("node runs (apt-get install nodejs)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stdout: {stdout}\nstderr: {stderr}"));
+    println!("{report}");
+    println!("screenshot: {}", shot.display());
+    assert!(out.status.success(), "{report}\n{stderr}");
+    assert_eq!(report["errors"], serde_json::json!([]));
+    assert_eq!(
+        (report["cells"].as_u64(), report["columns"].as_u64()),
+        (Some(600), Some(30))
+    );
+    assert!(
+        report["label"]
+            .as_str()
+            .expect("label")
+            .ends_with(&format!("label {}", labels[image])),
+        "{report}"
+    );
+
+    // Before: the intact network; after the click: the neuron off. Both as the library says.
+    let one = &test.pixels[image * 784..(image + 1) * 784];
+    let predict = |off: &[usize]| {
+        p.predict(
+            one,
+            &MaskTable::broadcast_off(&[600], &[off.to_vec()]),
+            BroadcastPath::Multiply,
+        )
+        .expect("predict")
+        .probabilities(0)
+    };
+    let before = probabilities(&report, "before");
+    let after = probabilities(&report, "after");
+    assert_close(&before, &predict(&[]), "before the click");
+    assert_close(&after, &predict(&[neuron]), "after the click");
+    let moved = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        moved >= drop - 1e-4 && moved > 0.05,
+        "the bars moved only {moved}"
+    );
+    assert_eq!(report["clicked_is_off"], true);
+    assert!(report["activation"].as_f64().expect("activation") > 0.0);
+    assert_eq!(report["intact_ticks"], 10);
+    assert_close(
+        &probabilities(&report, "after_second_click"),
+        &before,
+        "clicked back on",
+    );
+
+    // Dragging along the first row switched its 30 cells off; reset, top K and the lesion.
+    assert_eq!(report["dragged_off"], 30);
+    assert_eq!(report["reset_off"], 0);
+    assert_eq!(report["top_k_enabled"], true);
+    let mut top: Vec<usize> = ablate::top(&sweep, 25).iter().map(|e| e.neuron).collect();
+    top.sort();
+    let shown: Vec<usize> = report["top_k_neurons"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|v| v.as_u64().expect("index") as usize)
+        .collect();
+    assert_eq!(shown, top);
+    assert_close(
+        &probabilities(&report, "top_k_probs"),
+        &predict(&top),
+        "top 25 off",
+    );
+    assert_eq!(report["overlay_cells"], 600);
+    let lesion = report["lesion_off"].as_u64().expect("count");
+    assert!(
+        (200..=400).contains(&lesion),
+        "p = 0.5 switched {lesion} of 600 off"
+    );
+
+    // A drawn vertical stroke reaches the model as a 1.
+    assert_eq!(report["drawn_label"], "your drawing");
+    assert!(report["drawn_ink"].as_u64().expect("ink") > 20);
+    let drawn = probabilities(&report, "drawn");
+    let top_class = (0..10).fold(0, |b, c| if drawn[c] > drawn[b] { c } else { b });
+    assert_eq!(top_class, 1, "a vertical stroke: {drawn:?}");
+
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(png.len() > 20_000, "a screenshot of {} bytes", png.len());
+}
