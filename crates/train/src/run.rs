@@ -427,7 +427,7 @@ fn fit(
         };
         bail!(
             "training diverged: the loss became {} in epoch {} (after {} training images; \
-             learning rate {}); stopped without saving that epoch: {kept}",
+             learning rate {:e}); stopped without saving that epoch: {kept}",
             d.loss,
             d.epoch,
             d.items,
