@@ -687,12 +687,16 @@ fn sweep_score(row: &[f32], label: usize) -> (bool, f32) {
 }
 
 /// `e^x` for x <= 0 (Cephes' expf: x = k ln 2 + r, |r| <= ln 2 / 2, a degree-7 polynomial for
-/// e^r), accurate to a few ulp, in plain arithmetic the compiler vectorises.
+/// e^r), accurate to a few ulp, in plain arithmetic the compiler vectorises. The integer k is
+/// rounded and turned into the exponent bits 2^k with the 1.5 * 2^23 trick (adding it leaves k
+/// in the low mantissa bits), because a float-to-int `as` cast does not vectorise.
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
     let x = x.max(-87.0);
-    let k = (x * LOG2_E + 0.5).floor();
+    let t = x.mul_add(LOG2_E, SHIFT);
+    let k = t - SHIFT;
     let r = k.mul_add(-0.693_359_4, x);
     let r = k.mul_add(2.121_944_4e-4, r);
     let p = 1.987_569_1e-4f32
@@ -702,7 +706,8 @@ fn exp(x: f32) -> f32 {
         .mul_add(r, 0.166_666_65)
         .mul_add(r, 0.5);
     let y = (p * r).mul_add(r, r) + 1.0;
-    y * f32::from_bits(((k as i32 + 127) as u32) << 23)
+    let exponent = t.to_bits().wrapping_sub(SHIFT.to_bits()).wrapping_add(127) << 23;
+    y * f32::from_bits(exponent)
 }
 
 /// `ln x` for normal positive x: x = 2^e m with m in [1, 2), ln m = 2 atanh((m - 1) / (m + 1))
