@@ -1,7 +1,7 @@
 //! A loaded network and the batched, masked forward pass.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
@@ -22,6 +22,9 @@ pub struct Predictor {
     /// The zero-skipping CPU kernel's copy of the weights, on host devices (see
     /// [`Engine`]); `None` runs Burn's forward.
     sparse: Option<Arc<SparseMlp>>,
+    /// The last broadcast mask's compacted network, reused while the same neurons stay off
+    /// (a sweep over many batches, the explorer's repeated requests).
+    compacted: Arc<Mutex<Option<(Vec<Option<Vec<usize>>>, Arc<SparseMlp>)>>>,
 }
 
 /// Which code runs the forward pass.
@@ -112,6 +115,7 @@ impl Predictor {
             model,
             device: device.clone(),
             sparse,
+            compacted: Arc::default(),
         })
     }
 
@@ -197,6 +201,26 @@ impl Predictor {
         })
     }
 
+    /// The network without the neurons `kept` leaves out, for the sparse engine (cached for the
+    /// last mask); `None` when a layer would keep nothing.
+    fn compacted_for(&self, kept: &[Option<Vec<usize>>]) -> Result<Option<Arc<SparseMlp>>> {
+        let mut cache = self
+            .compacted
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the compaction cache was poisoned by a panic"))?;
+        if let Some((key, net)) = cache.as_ref()
+            && key.as_slice() == kept
+        {
+            return Ok(Some(net.clone()));
+        }
+        let Some(model) = self.model.compact(kept) else {
+            return Ok(None);
+        };
+        let net = Arc::new(SparseMlp::from_model(&model)?);
+        *cache = Some((kept.to_vec(), net.clone()));
+        Ok(Some(net))
+    }
+
     /// The sparse engine; a broadcast mask with neurons off drops them from a copy of the
     /// weights first (`Compact`), as the Burn path does.
     fn predict_sparse(
@@ -210,10 +234,9 @@ impl Predictor {
         if path == BroadcastPath::Compact && masks.is_broadcast() {
             let kept = masks.kept_per_layer();
             if kept.iter().any(Option::is_some)
-                && let Some(model) = self.model.compact(&kept)
+                && let Some(small) = self.compacted_for(&kept)?
             {
-                let small = SparseMlp::from_model(&model)?;
-                let all_on = MaskTable::all_on(&model.hidden_sizes());
+                let all_on = MaskTable::all_on(&small.hidden_sizes());
                 let logits = small.forward(pixels, &all_on, false)?.logits;
                 return Ok(Predictions { classes, logits });
             }
