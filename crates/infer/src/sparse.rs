@@ -308,16 +308,17 @@ fn run_chunk<'a, S: Simd>(
 ) {
     let inputs = net.input_size();
     let widest = net.hidden.iter().map(|l| l.outputs).max().unwrap_or(0);
-    let width = widest.max(net.classes()).max(inputs);
+    let width = widest.max(net.classes());
     let (mut a, mut b) = (vec![0f32; TILE * width], vec![0f32; TILE * width]);
     let images = x.len() / inputs;
     let classes = net.classes();
     for start in (0..images).step_by(TILE) {
         let t = TILE.min(images - start);
-        a[..t * inputs].copy_from_slice(&x[start * inputs..(start + t) * inputs]);
+        // The first layer reads the images where they are; later layers read `a`.
+        let pixels = &x[start * inputs..(start + t) * inputs];
         let mut offset = 0;
         for (l, layer) in net.hidden.iter().enumerate() {
-            layer.forward_tile(&a, t, &mut b);
+            layer.forward_tile(if l == 0 { pixels } else { &a }, t, &mut b);
             let w = layer.outputs;
             for i in 0..t {
                 let keep = &masks.row(if masks.is_broadcast() {
@@ -335,7 +336,8 @@ fn run_chunk<'a, S: Simd>(
             }
             std::mem::swap(&mut a, &mut b);
         }
-        net.output.forward_tile(&a, t, &mut b);
+        let last = if net.hidden.is_empty() { pixels } else { &a };
+        net.output.forward_tile(last, t, &mut b);
         logits[start * classes..(start + t) * classes].copy_from_slice(&b[..t * classes]);
     }
 }
