@@ -24,8 +24,11 @@ pub struct Predictor {
     sparse: Option<Arc<SparseMlp>>,
     /// The last broadcast mask's compacted network, reused while the same neurons stay off
     /// (a sweep over many batches, the explorer's repeated requests).
-    compacted: Arc<Mutex<Option<(Vec<Option<Vec<usize>>>, Arc<SparseMlp>)>>>,
+    compacted: Arc<Mutex<Option<Compacted>>>,
 }
+
+/// The neurons each layer keeps (`None` = all), and the network cut down to them.
+type Compacted = (Vec<Option<Vec<usize>>>, Arc<SparseMlp>);
 
 /// Which code runs the forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,19 @@ fn main() -> ExitCode {
         Ok(outcome) => {
             let s = &outcome.summary;
             if args.json {
-                match serde_json::to_string(s) {
+                // The summary plus where it was written, as the last line of stdout.
+                let json = serde_json::to_value(s).map(|mut v| {
+                    v["artifact_dir"] = outcome.artifacts.root().display().to_string().into();
+                    v
+                });
+                match json {
                     Ok(json) => println!("{json}"),
-                    Err(e) => eprintln!("error: cannot encode the summary: {e}"),
+                    Err(e) => {
+                        eprintln!("error: cannot encode the summary: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
+                return ExitCode::SUCCESS;
             } else {
                 println!(
                     "test accuracy {:.2}%, test loss {:.4}, {:.0} training samples/s on {}",
