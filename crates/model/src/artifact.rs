@@ -287,7 +287,8 @@ pub fn save_config<C: Config>(config: &C, path: &Path) -> Result<(), ArtifactErr
 }
 
 /// Load a Burn config, refusing fields it does not know (a typo must not silently fall back
-/// to a default).
+/// to a default) and numbers its fields cannot hold (`1e39` for an f32 would become infinity,
+/// which JSON cannot write back: the saved `config.json` would not load again).
 pub fn load_config<C: Config>(path: &Path) -> Result<C, ArtifactError> {
     let invalid = |message: String| ArtifactError::Invalid {
         path: path.to_path_buf(),
@@ -301,39 +302,56 @@ pub fn load_config<C: Config>(path: &Path) -> Result<C, ArtifactError> {
         serde_json::from_str(&text).map_err(|e| invalid(format!("invalid JSON: {e}")))?;
     let config: C = serde_json::from_value(given.clone()).map_err(|e| invalid(e.to_string()))?;
     let known = serde_json::to_value(&config).map_err(|e| invalid(e.to_string()))?;
-    if let Some(field) = unknown_field(&given, &known, "") {
-        return Err(invalid(format!(
+    match field_not_kept(&given, &known, "") {
+        Some(NotKept::Unknown(field)) => Err(invalid(format!(
             "unknown field `{field}`; expected only the fields of {}",
             std::any::type_name::<C>()
                 .rsplit("::")
                 .next()
                 .unwrap_or("the config")
-        )));
+        ))),
+        Some(NotKept::OutOfRange(field, value)) => Err(invalid(format!(
+            "field `{field}` is {value}; expected a number within its type's range"
+        ))),
+        None => Ok(config),
     }
-    Ok(config)
 }
 
-/// The first key path present in `given` but absent from `known`.
-fn unknown_field(
-    given: &serde_json::Value,
+/// A field of a config file that the config does not keep as written.
+enum NotKept<'a> {
+    /// The key path is not a field of the config.
+    Unknown(String),
+    /// The number came back as null: out of range for its type (infinity for an f32).
+    OutOfRange(String, &'a serde_json::Value),
+}
+
+/// The first field of `given` not kept as written in `known`, the config serialized again.
+fn field_not_kept<'a>(
+    given: &'a serde_json::Value,
     known: &serde_json::Value,
-    prefix: &str,
-) -> Option<String> {
-    let (serde_json::Value::Object(given), serde_json::Value::Object(known)) = (given, known)
-    else {
-        return None;
-    };
-    given.iter().find_map(|(key, value)| {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match known.get(key) {
-            None => Some(path),
-            Some(known_value) => unknown_field(value, known_value, &path),
-        }
-    })
+    path: &str,
+) -> Option<NotKept<'a>> {
+    use serde_json::Value;
+    match (given, known) {
+        (Value::Object(given), Value::Object(known)) => given.iter().find_map(|(key, value)| {
+            let child = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match known.get(key) {
+                None => Some(NotKept::Unknown(child)),
+                Some(known_value) => field_not_kept(value, known_value, &child),
+            }
+        }),
+        (Value::Array(given), Value::Array(known)) => given
+            .iter()
+            .zip(known)
+            .enumerate()
+            .find_map(|(i, (g, k))| field_not_kept(g, k, &format!("{path}[{i}]"))),
+        (Value::Number(_), Value::Null) => Some(NotKept::OutOfRange(path.to_string(), given)),
+        _ => None,
+    }
 }
 
 /// Save the model's weights as a burnpack file, atomically.

@@ -236,32 +236,32 @@ fn check_binary(values: &[f32], rows: usize, width: usize) -> Result<(), MaskErr
     }
 }
 
-fn check_index(index: usize, width: usize) -> Result<usize, MaskError> {
-    if index < width {
-        Ok(index)
-    } else {
-        Err(MaskError::IndexOutOfRange { index, width })
+/// Check a neuron list against a layer of `width` neurons without building its row: a
+/// config's hidden sizes can be anything, and checking one must not allocate a row that large.
+fn check_indices(width: usize, indices: &[usize]) -> Result<(), MaskError> {
+    if width == 0 {
+        return Err(MaskError::ZeroWidth);
+    }
+    match indices.iter().find(|&&index| index >= width) {
+        Some(&index) => Err(MaskError::IndexOutOfRange { index, width }),
+        None => Ok(()),
     }
 }
 
 fn keep_row_from_off(width: usize, off: &[usize]) -> Result<Vec<f32>, MaskError> {
-    if width == 0 {
-        return Err(MaskError::ZeroWidth);
-    }
+    check_indices(width, off)?;
     let mut row = vec![1.0; width];
     for &i in off {
-        row[check_index(i, width)?] = 0.0;
+        row[i] = 0.0;
     }
     Ok(row)
 }
 
 fn keep_row_from_keep(width: usize, keep: &[usize]) -> Result<Vec<f32>, MaskError> {
-    if width == 0 {
-        return Err(MaskError::ZeroWidth);
-    }
+    check_indices(width, keep)?;
     let mut row = vec![0.0; width];
     for &i in keep {
-        row[check_index(i, width)?] = 1.0;
+        row[i] = 1.0;
     }
     Ok(row)
 }
@@ -357,7 +357,7 @@ impl MaskPolicy {
                     });
                 }
                 for (layer, (list, &width)) in off.iter().zip(hidden).enumerate() {
-                    keep_row_from_off(width, list).map_err(|e| e.in_layer(layer))?;
+                    check_indices(width, list).map_err(|e| e.in_layer(layer))?;
                 }
                 Ok(())
             }

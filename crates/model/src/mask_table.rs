@@ -6,7 +6,7 @@
 //! input (a broadcast mask); otherwise row i goes with input i.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Seek};
 use std::ops::Range;
 use std::path::Path;
 
@@ -21,6 +21,43 @@ const MAX_HEADER_BYTES: u64 = 1 << 20;
 /// Generous bytes per mask value in any format (`1.000000,` in CSV, f64 in NPY, `"1:599", `
 /// in JSONL).
 const MAX_BYTES_PER_VALUE: u64 = 24;
+
+/// Deepest bracket nesting accepted in an NPY header; a plain one nests two deep
+/// (`{'descr': '<f4', 'fortran_order': False, 'shape': (3, 600), }`).
+const MAX_NPY_HEADER_NESTING: usize = 4;
+
+/// How deep the brackets of an NPY header nest, read before npyz parses it: npyz's
+/// Python-literal grammar backtracks, in time exponential in the nesting (found by fuzzing:
+/// 14 unclosed `{` in a 100-byte file took over a minute, each one more about 2.7x longer).
+/// `None` when the file does not start like an NPY file; npyz reports that.
+fn npy_header_nesting(file: &mut File) -> std::io::Result<Option<usize>> {
+    let mut prefix = Vec::with_capacity(12);
+    file.by_ref().take(12).read_to_end(&mut prefix)?;
+    let (len, start) = match prefix.as_slice() {
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => {
+            (u64::from(u16::from_le_bytes([*a, *b])), 10)
+        }
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3, _, a, b, c, d] => {
+            (u64::from(u32::from_le_bytes([*a, *b, *c, *d])), 12)
+        }
+        _ => return Ok(None),
+    };
+    file.seek(std::io::SeekFrom::Start(start))?;
+    let mut header = Vec::new();
+    file.by_ref().take(len).read_to_end(&mut header)?;
+    let (mut depth, mut deepest) = (0usize, 0);
+    for byte in header {
+        match byte {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(Some(deepest))
+}
 
 /// Keep values (1 = on), `rows x sum(hidden)`, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -345,7 +382,20 @@ impl MaskTable {
         origin: &str,
     ) -> Result<Self, NeuronListError> {
         let width = Self::width(hidden);
-        let file = File::open(path).map_err(|e| file_error(origin, e.to_string()))?;
+        let io = |e: std::io::Error| file_error(origin, e.to_string());
+        let mut file = File::open(path).map_err(io)?;
+        if let Some(depth) = npy_header_nesting(&mut file).map_err(io)?
+            && depth > MAX_NPY_HEADER_NESTING
+        {
+            return Err(file_error(
+                origin,
+                format!(
+                    "the .npy header nests brackets {depth} deep; expected a plain header \
+                     such as {{'descr': '<f4', 'fortran_order': False, 'shape': (N, {width}), }}"
+                ),
+            ));
+        }
+        file.rewind().map_err(io)?;
         let npy = npyz::NpyFile::new(BufReader::new(file))
             .map_err(|e| file_error(origin, format!("not a readable .npy file: {e}")))?;
         let shape = npy.shape().to_vec();

@@ -117,6 +117,67 @@ fn config_round_trips_and_rejects_unknown_fields_and_bad_values() {
     }
 }
 
+/// Found by fuzzing `config_json`: validating a fixed mask built a row as wide as the layer,
+/// so a config naming a huge hidden size panicked ("capacity overflow") or aborted (failed
+/// allocation) instead of answering. The check must look at the listed indices only.
+#[test]
+fn validating_a_fixed_mask_for_a_huge_layer_allocates_nothing() {
+    for width in [1usize << 62, 1 << 40] {
+        let config = ExperimentConfig::new(
+            MaskedMlpConfig::new().with_hidden(vec![width]),
+            burn::optim::AdamConfig::new(),
+        );
+        let fits = MaskPolicy::Fixed {
+            off: vec![vec![1, width - 1]],
+        };
+        assert_eq!(fits.validate(&[width]), Ok(()));
+        assert!(config.clone().with_train_mask(fits).validate().is_ok());
+        let beyond = MaskPolicy::Fixed {
+            off: vec![vec![1, width]],
+        };
+        assert!(matches!(
+            beyond.validate(&[width]),
+            Err(MaskError::Layer { layer: 0, .. })
+        ));
+        let err = config
+            .with_train_mask(beyond)
+            .validate()
+            .expect_err("index beyond the layer");
+        assert_eq!(err.field, "train_mask");
+    }
+}
+
+/// Found by fuzzing `config_json`: `"beta_1": 8.9e70` loaded as an f32 infinity, validated,
+/// and was saved as `null`, so the `config.json` a run wrote did not load again. Such numbers
+/// are refused on load, naming the field; a number that only loses precision is fine.
+#[test]
+fn config_numbers_out_of_range_for_their_type_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.json");
+    save_config(&ExperimentConfig::seed_run(), &path).expect("save");
+    let text = std::fs::read_to_string(&path).expect("read");
+    for (field, bad) in [("beta_1", "8.9e70"), ("epsilon", "-1e39")] {
+        let at = text
+            .find(&format!("\"{field}\""))
+            .expect("field in the file");
+        let end = at + text[at..].find(',').expect("a comma after the value");
+        let edited = format!("{}\"{field}\": {bad}{}", &text[..at], &text[end..]);
+        std::fs::write(&path, edited).expect("write");
+        let msg = load_config::<ExperimentConfig>(&path)
+            .expect_err(field)
+            .to_string();
+        assert!(
+            msg.contains("c.json") && msg.contains(&format!("optimizer.{field}")),
+            "{msg}"
+        );
+    }
+    std::fs::write(&path, text.replacen("0.999", "0.1234567890123456789", 1)).expect("write");
+    let config: ExperimentConfig = load_config(&path).expect("precision loss is not an error");
+    let again = dir.path().join("again.json");
+    save_config(&config, &again).expect("save");
+    load_config::<ExperimentConfig>(&again).expect("loads back");
+}
+
 #[test]
 fn artifact_dir_finds_the_last_complete_checkpoint() {
     let dir = tempfile::tempdir().expect("tempdir");
