@@ -195,8 +195,10 @@ def main():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data-dir",
-        default=os.environ.get("MNIST_DIR"),
-        help="folder with the four MNIST IDX files, gz or raw (default: $MNIST_DIR)",
+        default=os.environ.get("MNIST_DIR")
+        or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "mnist"),
+        help="folder with the four MNIST IDX files, gz or raw "
+        "(default: $MNIST_DIR, else the project's own data/mnist)",
     )
     common.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     common.add_argument(

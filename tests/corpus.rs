@@ -15,10 +15,9 @@ fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
 
+/// The project's own MNIST folder (`data/mnist/`), for the flags that name a folder.
 fn mnist_dir() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"))
+    PathBuf::from(data::embedded::SOURCE_DIR)
 }
 
 /// `train` and `infer` sit beside this test's `deps/` folder once `cargo test --workspace`
@@ -90,6 +89,11 @@ fn setup(step: &Value, at: &Places) {
     match action.as_str() {
         "copy_model" => copy_dir(&at.model, &at.path(arg)),
         "remove" => std::fs::remove_file(at.path(arg)).expect("remove"),
+        "copy_file" => {
+            let to = at.path(&arg[1]);
+            std::fs::create_dir_all(to.parent().expect("a folder")).expect("mkdir");
+            std::fs::copy(at.path(&arg[0]), to).expect("copy");
+        }
         "write" => std::fs::write(at.path(&arg[0]), arg[1].as_str().expect("text")).expect("write"),
         "truncate" => std::fs::OpenOptions::new()
             .write(true)

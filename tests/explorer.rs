@@ -15,10 +15,9 @@ use infer::{BroadcastPath, InputSet, Predictor};
 use model::{ArtifactDir, MaskTable};
 use serde_json::Value;
 
+/// The project's own MNIST folder (`data/mnist/`), for the flags that name a folder.
 fn mnist_dir() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"))
+    PathBuf::from(data::embedded::SOURCE_DIR)
 }
 
 fn probabilities(report: &Value, key: &str) -> Vec<f32> {
@@ -111,7 +110,7 @@ fn the_explorer_in_headless_chromium() {
     let listener = serve::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).expect("binds");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     let options = ServeOptions {
-        data_dir: Some(mnist.clone()),
+        test_set: Some(data::MnistSource::Dir(mnist.clone())),
         ablation: None,
     };
     let explorer = Explorer::new(p.clone(), &dir, &options).expect("explorer");

@@ -57,6 +57,22 @@ pub enum IdxError {
         labels: PathBuf,
         label_count: usize,
     },
+    #[error(
+        "{path}: SHA-256 is {found}; expected {expected} (the file is damaged or not the one listed)"
+    )]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "{path}: line {line}: {found}; expected `SHA256  FILE` (64 hex digits, two spaces, a file name)"
+    )]
+    SumsLine {
+        path: PathBuf,
+        line: usize,
+        found: String,
+    },
     #[error("{dir}: no {what} file; expected one of: {tried}")]
     Missing {
         dir: PathBuf,
@@ -83,16 +99,29 @@ fn open(path: &Path) -> Result<Box<dyn Read>, IdxError> {
             path: path.to_path_buf(),
         });
     }
-    let mut file = BufReader::new(File::open(path).map_err(io)?);
+    let file = BufReader::new(File::open(path).map_err(io)?);
+    maybe_gunzip(file).map_err(io)
+}
+
+/// The bytes of `source`, gunzipped when they start with the gzip magic bytes.
+fn maybe_gunzip(mut source: impl Read + 'static) -> std::io::Result<Box<dyn Read>> {
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut file, &mut magic).map_err(io)?;
+    let n = read_up_to(&mut source, &mut magic)?;
     let head = std::io::Cursor::new(magic[..n].to_vec());
-    let chained = head.chain(file);
+    let chained = head.chain(source);
     if n == 2 && magic == [0x1f, 0x8b] {
         Ok(Box::new(BufReader::new(GzDecoder::new(chained))))
     } else {
         Ok(Box::new(chained))
     }
+}
+
+/// A file already in memory (read whole, or compiled into the binary), named `path` in errors.
+fn open_bytes(path: &Path, bytes: impl AsRef<[u8]> + 'static) -> Result<Box<dyn Read>, IdxError> {
+    maybe_gunzip(std::io::Cursor::new(bytes)).map_err(|source| IdxError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Like `read_exact`, but returns how many bytes were available instead of failing.
@@ -187,10 +216,24 @@ impl Reader<'_> {
 
 /// Read an IDX image file (magic 2051) of 28x28 images.
 pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
-    let mut r = Reader {
+    decode_images(Reader {
         path,
         inner: open(path)?,
-    };
+    })
+}
+
+/// [`read_images`] of a file already in memory; `path` names it in errors.
+pub fn read_images_bytes(
+    path: &Path,
+    bytes: impl AsRef<[u8]> + 'static,
+) -> Result<IdxImages, IdxError> {
+    decode_images(Reader {
+        path,
+        inner: open_bytes(path, bytes)?,
+    })
+}
+
+fn decode_images(mut r: Reader<'_>) -> Result<IdxImages, IdxError> {
     r.expect_u32("magic", IMAGES_MAGIC)?;
     let count = r.header_u32("image count")? as usize;
     r.expect_u32("rows", SIDE as u32)?;
@@ -202,10 +245,24 @@ pub fn read_images(path: &Path) -> Result<IdxImages, IdxError> {
 
 /// Read an IDX label file (magic 2049) of digits 0..=9.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, IdxError> {
-    let mut r = Reader {
+    decode_labels(Reader {
         path,
         inner: open(path)?,
-    };
+    })
+}
+
+/// [`read_labels`] of a file already in memory; `path` names it in errors.
+pub fn read_labels_bytes(
+    path: &Path,
+    bytes: impl AsRef<[u8]> + 'static,
+) -> Result<Vec<u8>, IdxError> {
+    decode_labels(Reader {
+        path,
+        inner: open_bytes(path, bytes)?,
+    })
+}
+
+fn decode_labels(mut r: Reader<'_>) -> Result<Vec<u8>, IdxError> {
     r.expect_u32("magic", LABELS_MAGIC)?;
     let count = r.header_u32("label count")? as usize;
     let labels = r.body(count as u64, format!("{count} labels"))?;

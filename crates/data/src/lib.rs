@@ -1,7 +1,10 @@
-//! MNIST for neuromask: an IDX reader (gzipped or raw) that checks every header field, splits
-//! decoded once into contiguous memory, and a Burn dataset and batcher that carry masks.
+//! MNIST for neuromask: the real MNIST built into the binary (checked by SHA-256), an IDX
+//! reader (gzipped or raw) that checks every header field, splits decoded once into
+//! contiguous memory, and a Burn dataset and batcher that carry masks.
 
 pub mod batcher;
+pub mod checksum;
+pub mod embedded;
 pub mod idx;
 pub mod mnist;
 

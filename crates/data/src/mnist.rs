@@ -1,9 +1,11 @@
-//! MNIST on disk: finding the four files, loading a split into contiguous memory.
+//! Where MNIST comes from (the copy built into the binary, or a folder of IDX files) and
+//! loading a split into contiguous memory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::idx::{self, IdxError, PIXELS};
+use crate::{checksum, embedded};
 
 /// Environment variable naming a folder that holds the four MNIST files.
 pub const MNIST_DIR_ENV: &str = "MNIST_DIR";
@@ -71,8 +73,62 @@ impl MnistSplit {
 
     /// Read an image file and a label file (IDX, raw or gz) and check that their counts agree.
     pub fn from_files(images: &Path, labels: &Path) -> Result<Self, IdxError> {
-        let image_data = idx::read_images(images)?;
-        let label_data = idx::read_labels(labels)?;
+        Self::decode_pair(
+            idx::read_images(images)?,
+            images,
+            idx::read_labels(labels)?,
+            labels,
+        )
+    }
+
+    /// Load a split from a folder holding the standard file names. When the folder has a
+    /// `SHA256SUMS` file that lists a file, the file must match its sum.
+    pub fn load(dir: &Path, split: Split) -> Result<Self, IdxError> {
+        let images = find(dir, &split.image_names(), "images")?;
+        let labels = find(dir, &split.label_names(), "labels")?;
+        let sums = checksum::sums_in(dir)?;
+        if sums.is_empty() {
+            return Self::from_files(&images, &labels);
+        }
+        let read_checked = |path: &Path| -> Result<Vec<u8>, IdxError> {
+            let bytes = std::fs::read(path).map_err(|source| IdxError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let Some(expected) = name.and_then(|n| sums.get(&n)) {
+                checksum::verify(path, &bytes, expected)?;
+            }
+            Ok(bytes)
+        };
+        let image_bytes = read_checked(&images)?;
+        let label_bytes = read_checked(&labels)?;
+        Self::decode_pair(
+            idx::read_images_bytes(&images, image_bytes)?,
+            &images,
+            idx::read_labels_bytes(&labels, label_bytes)?,
+            &labels,
+        )
+    }
+
+    /// The split shipped with neuromask (`data/mnist/`, compiled in), checked against its
+    /// pinned SHA-256 sums.
+    pub fn embedded(split: Split) -> Result<Self, IdxError> {
+        let (images, labels) = embedded::files(split);
+        Self::decode_pair(
+            idx::read_images_bytes(&images.path(), images.verified()?)?,
+            &images.path(),
+            idx::read_labels_bytes(&labels.path(), labels.verified()?)?,
+            &labels.path(),
+        )
+    }
+
+    fn decode_pair(
+        image_data: idx::IdxImages,
+        images: &Path,
+        label_data: Vec<u8>,
+        labels: &Path,
+    ) -> Result<Self, IdxError> {
         if image_data.count != label_data.len() {
             return Err(IdxError::CountMismatch {
                 images: images.to_path_buf(),
@@ -85,13 +141,6 @@ impl MnistSplit {
             pixels: image_data.pixels.into(),
             labels: label_data.into(),
         })
-    }
-
-    /// Load a split from a folder holding the standard file names.
-    pub fn load(dir: &Path, split: Split) -> Result<Self, IdxError> {
-        let images = find(dir, &split.image_names(), "images")?;
-        let labels = find(dir, &split.label_names(), "labels")?;
-        Self::from_files(&images, &labels)
     }
 
     /// The first `n` items only (all of them when `n` is larger).
@@ -153,21 +202,25 @@ fn find(dir: &Path, names: &[String], what: &str) -> Result<PathBuf, IdxError> {
         })
 }
 
-/// Where MNIST comes from: an explicit folder, else `$MNIST_DIR`, else a download.
+/// Where MNIST comes from: an explicit folder, else `$MNIST_DIR`, else the copy built in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MnistSource {
+    /// A folder of IDX files with the standard names (MNIST, Fashion-MNIST, or any data in
+    /// the same format).
     Dir(PathBuf),
-    Download,
+    /// The real MNIST shipped in `data/mnist/` and compiled into the binary.
+    Embedded,
 }
 
 impl MnistSource {
-    /// `--data-dir` if given, else the `MNIST_DIR` environment variable, else download.
+    /// `--data-dir` if given, else the `MNIST_DIR` environment variable, else the built-in
+    /// copy.
     pub fn resolve(data_dir: Option<&Path>) -> Self {
         match data_dir {
             Some(dir) => MnistSource::Dir(dir.to_path_buf()),
             None => match std::env::var_os(MNIST_DIR_ENV) {
                 Some(dir) if !dir.is_empty() => MnistSource::Dir(dir.into()),
-                _ => MnistSource::Download,
+                _ => MnistSource::Embedded,
             },
         }
     }
@@ -176,59 +229,14 @@ impl MnistSource {
     pub fn load(&self, split: Split) -> Result<MnistSplit, IdxError> {
         match self {
             MnistSource::Dir(dir) => MnistSplit::load(dir, split),
-            MnistSource::Download => download(split),
+            MnistSource::Embedded => MnistSplit::embedded(split),
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
             MnistSource::Dir(dir) => dir.display().to_string(),
-            MnistSource::Download => "burn-dataset download (~/.cache/burn-dataset/mnist)".into(),
+            MnistSource::Embedded => "MNIST built in (data/mnist)".into(),
         }
     }
-}
-
-#[cfg(feature = "download")]
-fn download(split: Split) -> Result<MnistSplit, IdxError> {
-    use burn::data::dataset::Dataset;
-    use burn::data::dataset::vision::MnistDataset;
-    // burn-dataset fetches the files into its cache on first use (it needs a network).
-    let dataset = match split {
-        Split::Train => MnistDataset::train(),
-        Split::Test => MnistDataset::test(),
-    };
-    let mut pixels = Vec::with_capacity(dataset.len() * PIXELS);
-    let mut labels = Vec::with_capacity(dataset.len());
-    for item in dataset.iter() {
-        let item = item.map_err(|e| IdxError::Io {
-            path: PathBuf::from("burn-dataset MNIST"),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        pixels.extend(item.image.iter().flatten().map(|&p| p as u8));
-        labels.push(item.label);
-    }
-    MnistSplit::from_parts(pixels, labels).map_err(|message| IdxError::Field {
-        path: PathBuf::from("burn-dataset MNIST"),
-        field: "items".into(),
-        expected: "28x28 images with digit labels".into(),
-        found: message,
-    })
-}
-
-#[cfg(not(feature = "download"))]
-fn download(split: Split) -> Result<MnistSplit, IdxError> {
-    Err(IdxError::Missing {
-        dir: PathBuf::from("(no --data-dir, no $MNIST_DIR)"),
-        what: format!(
-            "MNIST {:?} data: pass --data-dir DIR or set MNIST_DIR=DIR to a folder holding them, \
-             or build with `--features download` to fetch MNIST with burn-dataset",
-            split
-        ),
-        tried: split
-            .image_names()
-            .into_iter()
-            .chain(split.label_names())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
 }

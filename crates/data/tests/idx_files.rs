@@ -1,10 +1,12 @@
-//! The IDX reader on synthetic files (gz and raw, good and broken) and on the real MNIST.
+//! The IDX reader on synthetic files (gz and raw, good and broken), the SHA-256 checks, and
+//! the real MNIST shipped in `data/mnist/` (built in and on disk).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use data::checksum::{self, SUMS_FILE};
 use data::idx::{self, IdxError};
-use data::{MnistSplit, PIXELS, Split};
+use data::{MnistSource, MnistSplit, PIXELS, Split, embedded};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
@@ -177,23 +179,12 @@ fn mismatched_counts_and_missing_files_are_reported() {
     assert!(err.to_string().contains("directory"), "{err}");
 }
 
-/// The real MNIST beside the project (`../shared/data/mnist`), or `$MNIST_DIR`.
-fn real_mnist() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
+/// The project's own copy of MNIST, `data/mnist/` at the repository root.
+fn shipped_dir() -> PathBuf {
+    PathBuf::from(embedded::SOURCE_DIR)
 }
 
-#[test]
-fn real_mnist_loads_with_the_known_counts() {
-    let dir = real_mnist();
-    let train = MnistSplit::load(&dir, Split::Train).unwrap_or_else(|e| {
-        panic!(
-            "real MNIST expected at {} (or set MNIST_DIR): {e}",
-            dir.display()
-        )
-    });
-    let test = MnistSplit::load(&dir, Split::Test).expect("test split");
+fn assert_is_real_mnist(train: &MnistSplit, test: &MnistSplit) {
     assert_eq!(train.len(), 60_000);
     assert_eq!(test.len(), 10_000);
     assert_eq!(
@@ -210,4 +201,132 @@ fn real_mnist_loads_with_the_known_counts() {
         train.image(0).iter().map(|&p| p as u64).sum::<u64>(),
         27_525
     );
+}
+
+#[test]
+fn the_built_in_mnist_loads_with_the_known_counts() {
+    let train = MnistSplit::embedded(Split::Train).expect("built-in train split");
+    let test = MnistSplit::embedded(Split::Test).expect("built-in test split");
+    assert_is_real_mnist(&train, &test);
+    // The default source, with no folder named, is the built-in copy.
+    assert_eq!(MnistSource::Embedded.load(Split::Test).expect("test"), test);
+}
+
+#[test]
+fn the_shipped_folder_loads_checked_against_its_sha256sums_and_equals_the_built_in_copy() {
+    let dir = shipped_dir();
+    assert!(dir.join(SUMS_FILE).is_file(), "data/mnist/SHA256SUMS");
+    let train = MnistSplit::load(&dir, Split::Train).expect("data/mnist train");
+    let test = MnistSplit::load(&dir, Split::Test).expect("data/mnist test");
+    assert_is_real_mnist(&train, &test);
+    assert_eq!(train, MnistSplit::embedded(Split::Train).expect("built in"));
+}
+
+#[test]
+fn the_pinned_sums_are_those_of_sha256sums_and_of_the_files() {
+    let sums_path = shipped_dir().join(SUMS_FILE);
+    let text = std::fs::read_to_string(&sums_path).expect("SHA256SUMS");
+    let listed = checksum::parse_sums(&sums_path, &text).expect("parses");
+    assert_eq!(listed.len(), embedded::FILES.len());
+    for file in embedded::FILES {
+        assert_eq!(
+            listed.get(file.name),
+            Some(&file.sha256.to_string()),
+            "{}",
+            file.name
+        );
+        assert_eq!(
+            checksum::sha256_hex(file.bytes),
+            file.sha256,
+            "{}",
+            file.name
+        );
+        let on_disk = std::fs::read(shipped_dir().join(file.name)).expect("file");
+        assert!(
+            on_disk == file.bytes,
+            "{}: built-in bytes differ from data/mnist",
+            file.name
+        );
+    }
+    // A known vector, so the hex and the hash are both right.
+    assert_eq!(
+        checksum::sha256_hex(b"abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[test]
+fn a_damaged_file_is_one_error_naming_it_and_both_sums() {
+    // A copy of the shipped test split with one byte flipped in the labels.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in [
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        SUMS_FILE,
+    ] {
+        std::fs::copy(shipped_dir().join(name), dir.path().join(name)).expect("copy");
+    }
+    MnistSplit::load(dir.path(), Split::Test).expect("an intact copy loads");
+    let labels = dir.path().join("t10k-labels-idx1-ubyte.gz");
+    let mut bytes = std::fs::read(&labels).expect("read");
+    let last = bytes.len() - 20;
+    bytes[last] ^= 0x40;
+    std::fs::write(&labels, &bytes).expect("write");
+    let err = MnistSplit::load(dir.path(), Split::Test).expect_err("damaged");
+    let message = err.to_string();
+    assert!(matches!(err, IdxError::Checksum { .. }), "{message}");
+    assert!(
+        message.contains("t10k-labels-idx1-ubyte.gz")
+            && message.contains("b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b")
+            && !message.contains('\n'),
+        "{message}"
+    );
+
+    // The same check guards the built-in copy: bytes that do not match the pinned sum.
+    let mut damaged = embedded::FILES[1];
+    damaged.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+    let message = damaged.verified().expect_err("mismatch").to_string();
+    assert!(
+        message.contains("data/mnist/t10k-labels-idx1-ubyte.gz (built into this binary)")
+            && message.contains("SHA-256"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_malformed_sums_file_is_an_error_naming_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pixels, labels) = synthetic(3);
+    write(
+        dir.path(),
+        "t10k-images-idx3-ubyte",
+        &idx::encode_images(&pixels, 3),
+    );
+    write(
+        dir.path(),
+        "t10k-labels-idx1-ubyte",
+        &idx::encode_labels(&labels),
+    );
+    // No sums file: nothing to check.
+    MnistSplit::load(dir.path(), Split::Test).expect("loads");
+    write(
+        dir.path(),
+        SUMS_FILE,
+        b"# sums\n\nnot-a-sum t10k-images-idx3-ubyte\n",
+    );
+    let message = MnistSplit::load(dir.path(), Split::Test)
+        .expect_err("bad sums file")
+        .to_string();
+    assert!(
+        message.contains(SUMS_FILE) && message.contains("line 3") && message.contains("64 hex"),
+        "{message}"
+    );
+    // A correct sums file in binary mode (`HEX *NAME`) for one file only: that one is checked.
+    let sum = checksum::sha256_hex(&idx::encode_images(&pixels, 3));
+    write(
+        dir.path(),
+        SUMS_FILE,
+        format!("{sum} *t10k-images-idx3-ubyte\n").as_bytes(),
+    );
+    MnistSplit::load(dir.path(), Split::Test).expect("listed file matches");
 }

@@ -22,7 +22,7 @@ Examples:
 
   # The neuron explorer in the browser (http://127.0.0.1:8080/):
   infer ablate --output artifacts/mnist-mlp/ablation.csv   # optional: the importance overlay
-  infer serve --data-dir ../shared/data/mnist
+  infer serve
 
   # Weights to and from PyTorch's layout:
   infer export --output model.safetensors
@@ -112,7 +112,8 @@ pub struct PredictArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 
-    /// Folder with the MNIST files. Default: $MNIST_DIR, else download.
+    /// Folder of IDX files with the MNIST names (MNIST, Fashion-MNIST, ...). Default:
+    /// $MNIST_DIR, else the MNIST built into this binary.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -179,7 +180,7 @@ const SERVE_EXAMPLES: &str = "\
 Examples:
   # Rank the neurons once (for the overlay and \"switch off top K\"), then serve:
   infer ablate --artifact-dir artifacts/mnist-mlp --output artifacts/mnist-mlp/ablation.csv
-  infer serve --artifact-dir artifacts/mnist-mlp --data-dir ../shared/data/mnist
+  infer serve --artifact-dir artifacts/mnist-mlp
   # and open http://127.0.0.1:8080/ in a browser.
 
   # Any free port (printed), and the API without the page:
@@ -201,8 +202,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
 
-    /// Folder with the MNIST test files, for the page's test-image picker. Default:
-    /// $MNIST_DIR; with neither, the page offers drawing only.
+    /// Folder of IDX files with the MNIST names, for the page's test-image picker. Default:
+    /// $MNIST_DIR, else the MNIST built into this binary.
     #[arg(long, value_name = "DIR", env = "MNIST_DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -226,7 +227,8 @@ pub struct AblateArgs {
     #[arg(long, value_name = "FILE", requires = "images")]
     pub labels: Option<PathBuf>,
 
-    /// Folder with the MNIST files. Default: $MNIST_DIR, else download.
+    /// Folder of IDX files with the MNIST names (MNIST, Fashion-MNIST, ...). Default:
+    /// $MNIST_DIR, else the MNIST built into this binary.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -306,8 +308,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
 
-    /// Folder with the MNIST files (the test set is what is timed). Default: $MNIST_DIR,
-    /// else download.
+    /// Folder of IDX files with the MNIST names (the test set is what is timed). Default:
+    /// $MNIST_DIR, else the MNIST built into this binary.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 

@@ -46,7 +46,7 @@ impl InputSet {
         }
     }
 
-    /// The MNIST test set from `--data-dir`, `$MNIST_DIR` or a download.
+    /// The test set from `--data-dir`, `$MNIST_DIR` or the MNIST built into the binary.
     pub fn mnist_test(data_dir: Option<&Path>) -> Result<Self> {
         let source = MnistSource::resolve(data_dir);
         let split = source.load(Split::Test)?;

@@ -89,9 +89,8 @@ fn run(args: InferArgs) -> Result<()> {
             let (config, model) = interop::import(&a.input, &device)?;
             interop::write_artifact_dir(&a.artifact_dir, config.clone(), &model)?;
             println!(
-                "imported 784 -> {:?} -> {} into {}",
-                config.hidden,
-                config.num_classes,
+                "imported {} into {}",
+                config.describe(),
                 a.artifact_dir.display()
             );
         }
@@ -241,7 +240,7 @@ fn serve(a: &infer::cli::ServeArgs) -> Result<()> {
     let listener = serve::bind(a.host, a.port)?;
     let predictor = infer::load(&a.model)?;
     let options = ServeOptions {
-        data_dir: a.data_dir.clone(),
+        test_set: Some(data::MnistSource::resolve(a.data_dir.as_deref())),
         ablation: a.ablation.clone(),
     };
     let explorer = Explorer::new(predictor, &a.model.artifact_dir, &options)?;

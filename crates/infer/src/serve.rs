@@ -29,7 +29,7 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use data::{MnistSplit, Split};
+use data::{MnistSource, MnistSplit, Split};
 use model::{ArtifactDir, TrainingSummary};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -51,8 +51,8 @@ const STYLE_CSS: &str = include_str!("../assets/style.css");
 /// Where the explorer's optional parts come from.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
-    /// Folder with the MNIST test files, for the test-image picker.
-    pub data_dir: Option<PathBuf>,
+    /// Where the test-image picker's images come from; `None` offers drawing only.
+    pub test_set: Option<MnistSource>,
     /// The ablation CSV; `None` means `DIR/ablation.csv` when it exists.
     pub ablation: Option<PathBuf>,
 }
@@ -76,13 +76,14 @@ impl Explorer {
     /// owns `predictor`.
     pub fn new(predictor: Predictor, artifact_dir: &Path, options: &ServeOptions) -> Result<Self> {
         let artifacts = ArtifactDir::new(artifact_dir);
-        let test_set =
-            match &options.data_dir {
-                Some(dir) => Some(MnistSplit::load(dir, Split::Test).with_context(|| {
-                    format!("loading the MNIST test set from {}", dir.display())
-                })?),
-                None => None,
-            };
+        let test_set = match &options.test_set {
+            Some(source) => Some(
+                source
+                    .load(Split::Test)
+                    .with_context(|| format!("loading the test set from {}", source.describe()))?,
+            ),
+            None => None,
+        };
         let ablation = match &options.ablation {
             Some(path) if !path.is_file() => bail!(
                 "--ablation {}: no such file (write one with `infer ablate --output FILE`)",
@@ -123,7 +124,7 @@ impl Explorer {
                 .collect::<Vec<_>>(),
             "test_accuracy": summary.map(|s| s.test_accuracy),
             "test_images": test_set.as_ref().map_or(0, MnistSplit::len),
-            "test_set": options.data_dir.as_ref().map(|d| d.display().to_string()),
+            "test_set": options.test_set.as_ref().map(MnistSource::describe),
             "ablation": ablation.is_file(),
             "ablation_file": ablation.display().to_string(),
             "max_body_bytes": MAX_BODY_BYTES,
@@ -143,7 +144,7 @@ impl Explorer {
     pub fn describe(&self) -> String {
         let test = match &self.test_set {
             Some(set) => format!("{} test images", set.len()),
-            None => "no test images (pass --data-dir or set $MNIST_DIR)".into(),
+            None => "no test images (drawing only)".into(),
         };
         let ablation = if self.ablation.is_file() {
             format!("ablation map {}", self.ablation.display())
@@ -280,8 +281,7 @@ async fn test_image(
     let Some(set) = &explorer.test_set else {
         return error(
             StatusCode::NOT_FOUND,
-            "no test set: start infer serve with --data-dir DIR (the MNIST files) or $MNIST_DIR"
-                .into(),
+            "no test set: this explorer was started without test images (drawing only)".into(),
         );
     };
     let expected = format!(

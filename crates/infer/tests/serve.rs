@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http::Client;
-use common::{artifact_dir, mnist_dir, predictor, seed_sized_artifact_dir, test_inputs};
+use common::{artifact_dir, predictor, seed_sized_artifact_dir, test_inputs};
 use infer::BroadcastPath;
 use infer::ablate::{self, AblationMode};
 use model::MaskTable;
@@ -100,12 +100,11 @@ fn api_answers_as_the_library_and_refuses_bad_requests_with_streams_messages() {
         ablate::sweep(&p, &inputs.pixels, &labels, AblationMode::Zero, None).expect("sweep");
     let csv = tmp.path().join("ablation.csv");
     ablate::write_csv(&csv, &sweep).expect("csv");
-    let (dir, mnist) = (artifact_dir().display(), mnist_dir());
+    // No --data-dir: the test images come from the MNIST built into the binary.
+    let dir = artifact_dir().display();
     let server = Server::start(&[
         "--artifact-dir",
         &dir.to_string(),
-        "--data-dir",
-        &mnist.display().to_string(),
         "--ablation",
         &csv.display().to_string(),
     ]);
@@ -238,22 +237,42 @@ fn api_answers_as_the_library_and_refuses_bad_requests_with_streams_messages() {
 }
 
 #[test]
-fn without_test_set_or_ablation_map_the_api_says_what_to_do() {
+fn with_no_flags_the_test_set_is_the_built_in_mnist_and_a_missing_ablation_map_says_what_to_do() {
     let dir = artifact_dir().display().to_string();
     let server = Server::start(&["--artifact-dir", &dir]);
     let mut c = server.client();
     let info = c.get("/api/info").expect("info").json();
     assert_eq!(
         (info["test_images"].clone(), info["ablation"].clone()),
-        (json!(0), json!(false))
+        (json!(10000), json!(false))
     );
-    let message = c.get("/api/test-image/0").expect("answers").error(404);
-    assert!(message.contains("--data-dir"), "{message}");
+    assert_eq!(info["test_set"], json!("MNIST built in (data/mnist)"));
+    let image = c.get("/api/test-image/0").expect("image").json();
+    assert_eq!(image["label"], 7, "the first MNIST test image is a 7");
     let message = c.get("/api/ablation").expect("answers").error(404);
     assert!(
         message.contains("infer ablate") && message.contains("ablation.csv"),
         "{message}"
     );
+}
+
+#[test]
+fn a_library_explorer_without_test_images_offers_drawing_only() {
+    use infer::serve::{self, Explorer, ServeOptions};
+    let listener =
+        serve::bind(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0).expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let options = ServeOptions {
+        test_set: None,
+        ablation: None,
+    };
+    let explorer = Explorer::new(predictor(), artifact_dir(), &options).expect("explorer");
+    std::thread::spawn(move || serve::serve(listener, explorer));
+    let mut c = Client::connect(addr).expect("connects");
+    let info = c.get("/api/info").expect("info").json();
+    assert_eq!(info["test_images"], json!(0));
+    let message = c.get("/api/test-image/0").expect("answers").error(404);
+    assert!(message.contains("no test set"), "{message}");
     // Drawing still works: predict needs neither.
     let r = c.post("/api/predict", &json!({"pixels": vec![0; 784]}).to_string());
     assert_eq!(r.expect("answers").status, 200);

@@ -138,6 +138,10 @@ pub struct ExperimentConfig {
     pub train_mask: MaskPolicy,
 }
 
+/// The largest network `validate` accepts: 2^32 parameters, 16 GiB of f32 weights (Adam keeps
+/// two more copies).
+pub const MAX_PARAMETERS: u128 = 1 << 32;
+
 /// A config value outside its meaningful range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("field `{field}` is {found}; expected {expected}")]
@@ -164,6 +168,57 @@ impl ExperimentConfig {
         };
         if let Err(e) = self.model.validate() {
             return bad("model", "a valid network", e.to_string());
+        }
+        // Sizes whose weights could never be allocated fail here, by name, not in the allocator.
+        let mut width = self.model.input_size;
+        let layers = self
+            .model
+            .hidden
+            .iter()
+            .chain(std::iter::once(&self.model.num_classes));
+        let mut params: u128 = 0;
+        for (i, &size) in layers.enumerate() {
+            params += (width as u128 + 1) * size as u128;
+            if params > MAX_PARAMETERS {
+                let field = if i < self.model.hidden.len() {
+                    format!("model.hidden[{i}]")
+                } else {
+                    "model.num_classes".into()
+                };
+                return bad(
+                    &field,
+                    &format!(
+                        "a size that keeps the network under {MAX_PARAMETERS} parameters \
+                         (16 GiB of f32 weights)"
+                    ),
+                    size.to_string(),
+                );
+            }
+            width = size;
+        }
+        // AdamConfig's fields are private to Burn; its JSON form is what the config file holds.
+        let adam = serde_json::to_value(&self.optimizer).unwrap_or_default();
+        for beta in ["beta_1", "beta_2"] {
+            match adam[beta].as_f64() {
+                Some(v) if (0.0..1.0).contains(&v) => {}
+                other => {
+                    return bad(
+                        &format!("optimizer.{beta}"),
+                        "a number in [0, 1), e.g. 0.9",
+                        other.map_or_else(|| adam[beta].to_string(), |v| v.to_string()),
+                    );
+                }
+            }
+        }
+        match adam["epsilon"].as_f64() {
+            Some(v) if v.is_finite() && v > 0.0 => {}
+            other => {
+                return bad(
+                    "optimizer.epsilon",
+                    "a positive number, e.g. 1e-5",
+                    other.map_or_else(|| adam["epsilon"].to_string(), |v| v.to_string()),
+                );
+            }
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad(
@@ -389,8 +444,8 @@ pub fn load_model(
         .map_err(|e| invalid(format!("not a readable burnpack record: {e}")))?;
     config.init(device).try_load_record(record).map_err(|e| {
         invalid(format!(
-            "weights do not fit the network 784 -> {:?} -> {}: {e}",
-            config.hidden, config.num_classes
+            "weights do not fit the network {}: {e}",
+            config.describe()
         ))
     })
 }

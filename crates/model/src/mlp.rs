@@ -49,6 +49,14 @@ impl MaskedMlpConfig {
         Ok(())
     }
 
+    /// The shape as messages print it: `784 -> [600] -> 10`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} -> {:?} -> {}",
+            self.input_size, self.hidden, self.num_classes
+        )
+    }
+
     /// Build the network with Burn's default initialisation.
     pub fn init(&self, device: &Device) -> MaskedMlp {
         let mut width = self.input_size;

@@ -111,6 +111,34 @@ fn config_round_trips_and_rejects_unknown_fields_and_bad_values() {
             ),
             "model",
         ),
+        (
+            ExperimentConfig::new(
+                MaskedMlpConfig::new().with_hidden(vec![600, 1 << 31]),
+                burn::optim::AdamConfig::new(),
+            ),
+            "model.hidden[1]",
+        ),
+        (
+            ExperimentConfig::new(
+                MaskedMlpConfig::new(),
+                burn::optim::AdamConfig::new().with_beta_1(1.0),
+            ),
+            "optimizer.beta_1",
+        ),
+        (
+            ExperimentConfig::new(
+                MaskedMlpConfig::new(),
+                burn::optim::AdamConfig::new().with_beta_2(-0.1),
+            ),
+            "optimizer.beta_2",
+        ),
+        (
+            ExperimentConfig::new(
+                MaskedMlpConfig::new(),
+                burn::optim::AdamConfig::new().with_epsilon(0.0),
+            ),
+            "optimizer.epsilon",
+        ),
     ] {
         let err = bad.validate().expect_err(field);
         assert_eq!(err.field, field);
@@ -131,7 +159,13 @@ fn validating_a_fixed_mask_for_a_huge_layer_allocates_nothing() {
             off: vec![vec![1, width - 1]],
         };
         assert_eq!(fits.validate(&[width]), Ok(()));
-        assert!(config.clone().with_train_mask(fits).validate().is_ok());
+        // A layer this wide is refused for its size, by name, before the mask is looked at.
+        let err = config
+            .clone()
+            .with_train_mask(fits)
+            .validate()
+            .expect_err("too large to allocate");
+        assert_eq!(err.field, "model.hidden[0]");
         let beyond = MaskPolicy::Fixed {
             off: vec![vec![1, width]],
         };
@@ -143,7 +177,7 @@ fn validating_a_fixed_mask_for_a_huge_layer_allocates_nothing() {
             .with_train_mask(beyond)
             .validate()
             .expect_err("index beyond the layer");
-        assert_eq!(err.field, "train_mask");
+        assert_eq!(err.field, "model.hidden[0]");
     }
 }
 

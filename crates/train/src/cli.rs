@@ -8,14 +8,17 @@ use model::MaskSemantics;
 
 const EXAMPLES: &str = "\
 Examples:
-  # The seed's run (configs/mnist-mlp.json), GPU if there is one, else CPU:
-  cargo run -p train --release -- --data-dir ../shared/data/mnist
+  # The seed's run (configs/mnist-mlp.json) on the built-in MNIST, GPU if there is one:
+  cargo run -p train --release
 
   # CPU only, built without wgpu:
-  cargo run -p train --release --no-default-features --features flex -- --data-dir DIR
+  cargo run -p train --release --no-default-features --features flex
 
   # A quick smoke run: 20k images, 1 epoch:
-  train --config configs/mnist-mlp-quick.json --data-dir DIR
+  train --config configs/mnist-mlp-quick.json
+
+  # Fashion-MNIST, or any folder of IDX files with the MNIST names:
+  train --data-dir ~/data/fashion-mnist --artifact-dir artifacts/fashion
 
   # A deeper net, with neurons 3, 17 and layer-1 neuron 42 off during training:
   train --hidden 512,256 --train-off 3,17,1:42
@@ -23,9 +26,10 @@ Examples:
   # Continue an interrupted run to 20 epochs:
   train --artifact-dir artifacts/mnist-mlp --resume --epochs 20
 
-Data: --data-dir, else $MNIST_DIR, else a download by burn-dataset (build with
-`--features download`). The folder holds train-images-idx3-ubyte[.gz],
-train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz].";
+Data: --data-dir, else $MNIST_DIR, else the real MNIST built into this binary (no network,
+no folder needed). A folder holds train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
+t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]; Fashion-MNIST uses the same
+names and format. A SHA256SUMS file in the folder, if any, is checked.";
 
 /// Train the masked MLP (784 -> hidden -> 10) on MNIST with Burn's Learner.
 ///
@@ -62,7 +66,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "SIZES", value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
 
-    /// Folder with the four MNIST IDX files (gz or raw). Default: $MNIST_DIR, else download.
+    /// Folder with the four IDX files, MNIST names (gz or raw). Default: $MNIST_DIR, else the
+    /// MNIST built into this binary.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 

@@ -149,24 +149,53 @@ fn prepare_dir(artifacts: &ArtifactDir, args: &TrainArgs) -> Result<()> {
                 root.display()
             );
         }
-        for sub in [ArtifactDir::CHECKPOINTS, "train", "valid"] {
-            let path = root.join(sub);
-            if path.exists() {
-                std::fs::remove_dir_all(&path)
-                    .with_context(|| format!("{}: cannot remove", path.display()))?;
-            }
-        }
-        for file in [
-            ArtifactDir::MODEL,
-            ArtifactDir::SUMMARY,
-            ArtifactDir::METRICS,
-            ArtifactDir::CURVES,
-        ] {
-            let _ = std::fs::remove_file(root.join(file));
-        }
+        clear_outputs(artifacts)?;
     }
     std::fs::create_dir_all(root).with_context(|| format!("{}: cannot create", root.display()))?;
     Ok(())
+}
+
+/// Remove what a run writes (checkpoints, metric logs, model, summary, curves), keeping
+/// `config.json`.
+fn clear_outputs(artifacts: &ArtifactDir) -> Result<()> {
+    let root = artifacts.root();
+    for sub in [ArtifactDir::CHECKPOINTS, "train", "valid"] {
+        let path = root.join(sub);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("{}: cannot remove", path.display()))?;
+        }
+    }
+    for file in [
+        ArtifactDir::MODEL,
+        ArtifactDir::SUMMARY,
+        ArtifactDir::METRICS,
+        ArtifactDir::CURVES,
+    ] {
+        let _ = std::fs::remove_file(root.join(file));
+    }
+    Ok(())
+}
+
+/// The epoch `--resume` continues from: the last complete checkpoint, or none when the run
+/// was stopped before its first one (then it starts at epoch 1 with the recorded config).
+fn resume_point(artifacts: &ArtifactDir) -> Result<Option<usize>> {
+    match artifacts.last_complete_checkpoint() {
+        Some(last) => {
+            check_checkpoint(artifacts, last)?;
+            println!("resume: continuing after checkpoint {last}");
+            Ok(Some(last))
+        }
+        None => {
+            println!(
+                "resume: {} holds no complete checkpoint yet (the run stopped before epoch 1 \
+                 ended): starting at epoch 1 with the recorded config",
+                artifacts.checkpoints().display()
+            );
+            clear_outputs(artifacts)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Everything a finished run reports.
@@ -187,6 +216,18 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
     let config = resolve_config(args, &artifacts)?;
     prepare_dir(&artifacts, args)?;
     println!("artifacts: {}", artifacts.root().display());
+    let resume_from = if args.resume {
+        resume_point(&artifacts)?
+    } else {
+        None
+    };
+    // Debris of a run killed mid-write (the finished files themselves are always whole).
+    for dir in [artifacts.root().to_path_buf(), artifacts.checkpoints()] {
+        remove_partial_files(&dir)
+            .with_context(|| format!("{}: cannot clear temporary files", dir.display()))?;
+    }
+    // Recorded before anything slow, so that a run killed at any later moment can --resume.
+    save_config(&config, &artifacts.config())?;
 
     let devices = match &args.devices {
         Some(specs) => backend::select_many(specs)?,
@@ -215,33 +256,14 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
         test_split.len()
     );
     println!(
-        "model: 784 -> {:?} -> 10, Adam lr {}, batch {}, {} epoch(s), seed {}, training mask: {}",
-        config.model.hidden,
+        "model: {}, Adam lr {}, batch {}, {} epoch(s), seed {}, training mask: {}",
+        config.model.describe(),
         config.learning_rate,
         config.batch_size,
         config.epochs,
         config.seed,
         describe_policy(&config.train_mask)
     );
-
-    let resume_from = if args.resume {
-        let last = artifacts.last_complete_checkpoint().with_context(|| {
-            format!(
-                "--resume: {} holds no complete checkpoint (model, optim and scheduler of one epoch)",
-                artifacts.checkpoints().display()
-            )
-        })?;
-        check_checkpoint(&artifacts, last)?;
-        Some(last)
-    } else {
-        None
-    };
-    // Debris of a run killed mid-write (the finished files themselves are always whole).
-    for dir in [artifacts.root().to_path_buf(), artifacts.checkpoints()] {
-        remove_partial_files(&dir)
-            .with_context(|| format!("{}: cannot clear temporary files", dir.display()))?;
-    }
-    save_config(&config, &artifacts.config())?;
 
     let times = Arc::new(Mutex::new(SplitTimes::default()));
     let trained = match resume_from {

@@ -1,7 +1,8 @@
-//! SIGKILL a training run at several moments, resume it, and check that it finishes with every
+//! SIGKILL a training run at several moments (while it loads data, mid-epoch, while a
+//! checkpoint is written), `--resume` it each time, and check that it finishes with every
 //! epoch and a loadable model: each file reaches the disk whole or not at all.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,18 +11,11 @@ use model::{ArtifactDir, ExperimentConfig, TrainingSummary};
 
 const EPOCHS: usize = 3;
 
-fn mnist_dir() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
-}
-
-fn start(dir: &Path, extra: &[&str]) -> Child {
+/// `train` on the built-in MNIST (no --data-dir), stdout into `log`.
+fn start(dir: &Path, log: &Path, extra: &[&str]) -> Child {
     let epochs = EPOCHS.to_string();
     let mut args = vec![
-        "--data-dir".to_string(),
-        mnist_dir().display().to_string(),
-        "--artifact-dir".into(),
+        "--artifact-dir".to_string(),
         dir.display().to_string(),
         "--device".into(),
         "flex".into(),
@@ -35,7 +29,8 @@ fn start(dir: &Path, extra: &[&str]) -> Child {
     args.extend(extra.iter().map(|s| s.to_string()));
     Command::new(env!("CARGO_BIN_EXE_train"))
         .args(&args)
-        .stdout(Stdio::null())
+        .env_remove("MNIST_DIR")
+        .stdout(std::fs::File::create(log).expect("log file"))
         .stderr(Stdio::piped())
         .spawn()
         .expect("train starts")
@@ -74,33 +69,49 @@ fn finish(mut child: Child) -> String {
 #[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
 fn killed_runs_resume_to_a_complete_artifact_dir() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let art = ArtifactDir::new(dir);
     let mut kills = 0;
 
-    // 1. During data loading / the first epoch: no checkpoint yet, so --resume must say so.
-    let mut child = start(dir, &[]);
-    if kill_when(
+    let log = tmp.path().join("stdout.log");
+    let stdout = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // 1. During data loading: config.json is recorded, nothing else. --resume starts at epoch 1
+    //    with the recorded config and says so.
+    let dir = tmp.path().join("run");
+    let art = ArtifactDir::new(&dir);
+    let mut child = start(&dir, &log, &[]);
+    assert!(
+        kill_when(&mut child, || art.config().is_file(), Duration::ZERO),
+        "the run ended before it could be killed"
+    );
+    kills += 1;
+    assert_eq!(
+        art.last_complete_checkpoint(),
+        None,
+        "killed while loading data"
+    );
+
+    // 2. --resume, killed part-way through epoch 2.
+    let mut child = start(&dir, &log, &["--resume"]);
+    let killed = kill_when(
         &mut child,
-        || art.config().is_file(),
-        Duration::from_millis(150),
-    ) {
+        || art.checkpoint_model(1).exists(),
+        Duration::from_millis(120),
+    );
+    let said = stdout();
+    let line = said
+        .lines()
+        .find(|l| l.contains("no complete checkpoint"))
+        .unwrap_or_else(|| panic!("--resume without a checkpoint must say so: {said}"));
+    assert!(
+        line.contains("starting at epoch 1 with the recorded config"),
+        "{line}"
+    );
+    if killed {
         kills += 1;
-        if art.last_complete_checkpoint().is_none() {
-            let out = Command::new(env!("CARGO_BIN_EXE_train"))
-                .args(["--artifact-dir", &dir.display().to_string(), "--resume"])
-                .args(["--data-dir", &mnist_dir().display().to_string()])
-                .output()
-                .expect("runs");
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(!out.status.success());
-            assert!(err.contains("no complete checkpoint"), "{err}");
-            assert!(!err.contains("panicked"), "{err}");
-        }
     }
 
-    // 2. The moment the first checkpoint file appears: its siblings may be missing or still
-    //    being written. 3. Part-way through a later epoch.
+    // 3. The moment the first checkpoint file appears: its siblings may be missing or still
+    //    being written. 4. Part-way through a later epoch.
     let points: [(&dyn Fn() -> bool, Duration); 3] = [
         (&|| art.checkpoint_model(1).exists(), Duration::ZERO),
         (
@@ -113,12 +124,7 @@ fn killed_runs_resume_to_a_complete_artifact_dir() {
         ),
     ];
     for (ready, delay) in points {
-        let resume: &[&str] = if art.last_complete_checkpoint().is_some() {
-            &["--resume"]
-        } else {
-            &["--overwrite"]
-        };
-        let mut child = start(dir, resume);
+        let mut child = start(&dir, &log, &["--resume"]);
         if kill_when(&mut child, ready, delay) {
             kills += 1;
         }
@@ -137,12 +143,7 @@ fn killed_runs_resume_to_a_complete_artifact_dir() {
     assert!(kills >= 3, "only {kills} of the runs were killed in time");
 
     // Finish the run.
-    let resume: &[&str] = if art.last_complete_checkpoint().is_some() {
-        &["--resume"]
-    } else {
-        &["--overwrite"]
-    };
-    finish(start(dir, resume));
+    finish(start(&dir, &log, &["--resume"]));
     let summary: TrainingSummary =
         serde_json::from_slice(&std::fs::read(art.summary()).expect("summary")).expect("json");
     assert_eq!(summary.epochs, EPOCHS);

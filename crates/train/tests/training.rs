@@ -1,4 +1,4 @@
-//! End-to-end training on the real MNIST (`../shared/data/mnist` or `$MNIST_DIR`).
+//! End-to-end training on the real MNIST, read from the project's own `data/mnist/`.
 //!
 //! The runs share the process-wide flex device and its seed, so they take a lock.
 
@@ -13,10 +13,10 @@ use train::TrainArgs;
 
 static DEVICE_LOCK: Mutex<()> = Mutex::new(());
 
+/// The project's own MNIST folder; named explicitly so that a `$MNIST_DIR` in the caller's
+/// environment cannot change what these tests train on.
 fn mnist_dir() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
+    PathBuf::from(data::embedded::SOURCE_DIR)
 }
 
 fn args(dir: &Path, extra: &[&str]) -> TrainArgs {

@@ -1,10 +1,11 @@
-//! Shared fixtures: a small deterministic model in an artifact dir, and the MNIST test set.
+//! Shared fixtures: a small deterministic model in an artifact dir, and the MNIST test set
+//! (the copy built into the `data` crate).
 
 #![allow(dead_code)]
 
 pub mod http;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use burn::module::Param;
@@ -12,12 +13,6 @@ use burn::prelude::*;
 use infer::{InputSet, Predictor};
 use model::artifact::{save_config, save_model};
 use model::{ArtifactDir, ExperimentConfig, MaskedMlpConfig};
-
-pub fn mnist_dir() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"))
-}
 
 /// An artifact dir with a network of hidden [32] and deterministic pseudo-random weights
 /// (what matters here is that masks act as they should, not that it is trained).
@@ -75,7 +70,8 @@ pub fn predictor() -> Predictor {
 }
 
 pub fn test_inputs(n: usize) -> InputSet {
-    let all = InputSet::mnist_test(Some(&mnist_dir())).expect("MNIST test set");
+    let split = data::MnistSplit::embedded(data::Split::Test).expect("built-in MNIST test set");
+    let all = InputSet::from_split(&split, "MNIST test set".into());
     InputSet {
         pixels: all.pixels[..n * 784].to_vec(),
         labels: all.labels.map(|l| l[..n].to_vec()),
