@@ -140,7 +140,15 @@ pub fn default_artifact_dir(args: &TrainArgs) -> PathBuf {
 /// Refuse to mix a new run into an old one's files, unless asked to replace them.
 fn prepare_dir(artifacts: &ArtifactDir, args: &TrainArgs) -> Result<()> {
     let root = artifacts.root();
-    let earlier = artifacts.config().exists() || artifacts.checkpoints().exists();
+    // A config.json alone is a run that stopped before its first checkpoint: nothing to lose.
+    let earlier = artifacts.checkpoints().exists() || artifacts.model().exists();
+    if !earlier && !args.resume && artifacts.config().exists() {
+        println!(
+            "{}: replacing a run that stopped before its first checkpoint",
+            root.display()
+        );
+        clear_outputs(artifacts)?;
+    }
     if earlier && !args.resume {
         if !args.overwrite {
             bail!(
@@ -226,8 +234,6 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
         remove_partial_files(&dir)
             .with_context(|| format!("{}: cannot clear temporary files", dir.display()))?;
     }
-    // Recorded before anything slow, so that a run killed at any later moment can --resume.
-    save_config(&config, &artifacts.config())?;
 
     let devices = match &args.devices {
         Some(specs) => backend::select_many(specs)?,
@@ -239,6 +245,8 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
     }
     let names: Vec<&str> = devices.iter().map(|d| d.description.as_str()).collect();
     println!("device: {}", names.join(", "));
+    // Recorded before anything slow, so that a run killed at any later moment can --resume.
+    save_config(&config, &artifacts.config())?;
 
     let source = MnistSource::resolve(args.data_dir.as_deref());
     let mut train_split = source.load(Split::Train)?;

@@ -55,7 +55,14 @@ fn a_backend_not_compiled_in_says_how_to_get_it() {
     if backend::DeviceChoice::Cuda.is_compiled() {
         return;
     }
-    let (ok, stderr) = train(&["--device", "cuda"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let art = dir.path().join("run");
+    let (ok, stderr) = train(&[
+        "--device",
+        "cuda",
+        "--artifact-dir",
+        art.to_str().expect("utf8"),
+    ]);
     assert!(!ok);
     assert!(stderr.contains("--features cuda"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
