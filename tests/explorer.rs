@@ -8,7 +8,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clap::Parser;
 use infer::ablate::{self, AblationMode};
 use infer::serve::{self, Explorer, ServeOptions};
 use infer::{BroadcastPath, InputSet, Predictor};
@@ -82,21 +81,15 @@ fn the_explorer_in_headless_chromium() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("model");
     let mnist = mnist_dir();
-    let args = train::TrainArgs::try_parse_from([
-        "train",
-        "--data-dir",
-        &mnist.display().to_string(),
-        "--artifact-dir",
-        &dir.display().to_string(),
-        "--device",
-        "flex",
-        "--epochs",
-        "1",
-        "--limit-train",
-        "10000",
-    ])
-    .expect("flags");
-    train::run(&args).expect("trains");
+    let overrides = train::ConfigOverrides {
+        epochs: Some(1),
+        limit_train: Some(10_000),
+        ..Default::default()
+    };
+    let config = train::resolve_config(&train::ConfigBase::Seed, &overrides).expect("config");
+    let mut options = train::RunOptions::new(&dir);
+    options.devices = train::Devices::One(backend::DeviceChoice::Flex);
+    train::run(&config, &data::MnistSource::Dir(mnist.clone()), &options).expect("trains");
 
     let device = burn::prelude::Device::flex();
     let p = Predictor::load(&dir, None, &device).expect("loads");

@@ -236,7 +236,7 @@ impl MnistSource {
     pub fn describe(&self) -> String {
         match self {
             MnistSource::Dir(dir) => dir.display().to_string(),
-            MnistSource::Embedded => "MNIST built in (data/mnist)".into(),
+            MnistSource::Embedded => "built-in MNIST".into(),
         }
     }
 }

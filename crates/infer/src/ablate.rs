@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::predictor::{BATCH, Predictor, host_vec};
 
 /// How a neuron is switched off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum AblationMode {
     /// Its activation becomes 0 (the seed's mask).
@@ -126,6 +127,7 @@ pub fn sweep_layer(
         );
     }
     let hidden = predictor.hidden()[layer];
+    crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
     let n = labels.len();
     if n == 0 || pixels.len() != n * predictor.config.model.input_size {
         bail!(
@@ -464,6 +466,7 @@ pub fn groups(
     groups: &[(usize, Vec<usize>)],
     means: Option<&[f32]>,
 ) -> Result<Vec<GroupEffect>> {
+    crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
     let s = host_state(predictor, pixels, labels.len())?;
     let total = labels.len() as f64;
     let (base_correct, base_loss) = host_score(&s.base, labels, s.classes);
@@ -508,6 +511,7 @@ pub fn cumulative(
     ablation: &Ablation,
     means: Option<&[f32]>,
 ) -> Result<PruningCurve> {
+    crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
     let s = host_state(predictor, pixels, labels.len())?;
     let total = labels.len() as f64;
     let mut order: Vec<usize> = (0..s.hidden).collect();

@@ -80,7 +80,7 @@ pub fn run(
     };
     let all_on = MaskTable::all_on(&hidden);
     let half_off = MaskTable::random_off(&hidden, n, 0.5, MASK_SEED)?;
-    let all_keep = MaskTable::from_rows(&hidden, vec![vec![1.0; hidden.iter().sum()]; n]);
+    let all_keep = MaskTable::from_rows(&hidden, vec![vec![1.0; hidden.iter().sum()]; n])?;
     let off: Vec<Vec<usize>> = hidden
         .iter()
         .map(|&h| (0..h).filter(|i| i % 10 != 0).collect())

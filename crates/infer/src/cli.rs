@@ -1,9 +1,12 @@
-//! Command-line flags of `infer`. The doc comments are the `--help` text.
+//! Command-line flags of `infer` (the binary's; the library takes plain types). The doc
+//! comments are the `--help` text; the `impl` blocks at the end turn flags into the library's
+//! plain values.
 
 use std::path::PathBuf;
 
 use backend::DeviceChoice;
 use clap::{Args, Parser, Subcommand};
+use infer::{InputSource, MaskChoice};
 use model::MaskSemantics;
 
 const EXAMPLES: &str = "\
@@ -240,7 +243,7 @@ pub struct AblateArgs {
     /// mean over the training set (computed once, kept as neuron_means.json in the artifact
     /// directory).
     #[arg(long, value_enum, default_value = "zero")]
-    pub mode: crate::ablate::AblationMode,
+    pub mode: infer::ablate::AblationMode,
 
     /// Which hidden layer to sweep (default: the last). Earlier layers of deeper nets run the
     /// rest of the network once per neuron (zero mode only); --groups and --cumulative
@@ -324,16 +327,57 @@ pub struct BenchArgs {
     /// `sparse`: our zero-skipping CPU kernel (the default on CPU devices); `burn`: Burn's
     /// dense forward on the chosen device.
     #[arg(long, value_enum)]
-    pub engine: Option<EngineChoice>,
+    pub engine: Option<infer::Engine>,
 
     /// Print the figures as one JSON object.
     #[arg(long)]
     pub json: bool,
 }
 
-/// `--engine` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EngineChoice {
-    Burn,
-    Sparse,
+impl ModelArgs {
+    /// Start the backend and load the model the flags name.
+    pub fn load(&self) -> anyhow::Result<infer::Predictor> {
+        infer::load(&self.artifact_dir, self.checkpoint.as_deref(), self.device)
+    }
+}
+
+impl PredictArgs {
+    /// Where the inputs come from: PNGs, an IDX file, or the test set.
+    pub fn input_source(&self) -> InputSource {
+        if !self.pngs.is_empty() {
+            InputSource::Pngs {
+                paths: self.pngs.clone(),
+                invert: self.invert,
+            }
+        } else if let Some(images) = &self.images {
+            InputSource::Idx {
+                images: images.clone(),
+                labels: self.labels.clone(),
+            }
+        } else {
+            InputSource::TestSet {
+                data_dir: self.data_dir.clone(),
+            }
+        }
+    }
+
+    /// Which mask the flags ask for.
+    pub fn mask_choice(&self) -> MaskChoice {
+        if let Some(list) = &self.off {
+            MaskChoice::Off(list.clone())
+        } else if let Some(list) = &self.keep_only {
+            MaskChoice::KeepOnly(list.clone())
+        } else if let Some(path) = &self.mask_file {
+            MaskChoice::File {
+                path: path.clone(),
+                semantics: self.mask_semantics,
+            }
+        } else if let Some(p) = self.random_off {
+            MaskChoice::RandomOff { p, seed: self.seed }
+        } else if self.no_train_mask {
+            MaskChoice::AllOn
+        } else {
+            MaskChoice::TrainingDefault
+        }
+    }
 }

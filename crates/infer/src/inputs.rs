@@ -7,6 +7,34 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use data::{MnistSource, MnistSplit, PIXELS, Split};
 
+/// Refuse labels the model cannot predict (an imported model with fewer classes than the
+/// data has), naming both numbers, before any array is indexed by them.
+pub fn check_labels(labels: &[u8], classes: usize) -> Result<()> {
+    if let Some(i) = labels.iter().position(|&l| l as usize >= classes) {
+        bail!(
+            "input {i} has label {}, but the model has {classes} classes (0..={}); \
+             these labels do not fit this model",
+            labels[i],
+            classes.saturating_sub(1)
+        );
+    }
+    Ok(())
+}
+
+/// Where a batch of inputs comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSource {
+    /// 28x28 grayscale PNGs (white on black; `invert` for black on white).
+    Pngs { paths: Vec<PathBuf>, invert: bool },
+    /// An IDX image file, with an IDX label file to score against.
+    Idx {
+        images: PathBuf,
+        labels: Option<PathBuf>,
+    },
+    /// The test split of `data_dir`, `$MNIST_DIR` or the MNIST built into the binary.
+    TestSet { data_dir: Option<PathBuf> },
+}
+
 /// Images scaled to 0..1, row-major `[n, 784]`, with labels when known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputSet {
@@ -23,6 +51,19 @@ impl InputSet {
 
     pub fn is_empty(&self) -> bool {
         self.pixels.is_empty()
+    }
+
+    /// The inputs `source` names, the first `limit` only when given.
+    pub fn load(source: &InputSource, limit: Option<usize>) -> Result<Self> {
+        let mut set = match source {
+            InputSource::Pngs { paths, invert } => Self::pngs(paths, *invert),
+            InputSource::Idx { images, labels } => Self::idx(images, labels.as_deref()),
+            InputSource::TestSet { data_dir } => Self::mnist_test(data_dir.as_deref()),
+        }?;
+        if let Some(n) = limit {
+            set.truncate(n);
+        }
+        Ok(set)
     }
 
     /// Keep the first `n` inputs only.
@@ -50,10 +91,11 @@ impl InputSet {
     pub fn mnist_test(data_dir: Option<&Path>) -> Result<Self> {
         let source = MnistSource::resolve(data_dir);
         let split = source.load(Split::Test)?;
-        Ok(Self::from_split(
-            &split,
-            format!("MNIST test set ({})", source.describe()),
-        ))
+        let origin = match &source {
+            MnistSource::Embedded => "built-in MNIST test set".to_string(),
+            MnistSource::Dir(dir) => format!("MNIST test set ({})", dir.display()),
+        };
+        Ok(Self::from_split(&split, origin))
     }
 
     /// An IDX image file (gz or raw), with labels from an IDX label file if given.

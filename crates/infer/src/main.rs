@@ -3,9 +3,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser;
-use infer::cli::EngineChoice;
-use infer::cli::{Command, InferArgs};
-use infer::{BroadcastPath, Engine, bench, interop, report, stream};
+mod cli;
+
+use cli::{Command, InferArgs};
+use infer::{BroadcastPath, bench, interop, report, stream};
 
 fn main() -> ExitCode {
     let args = InferArgs::parse();
@@ -22,19 +23,19 @@ fn main() -> ExitCode {
 fn run(args: InferArgs) -> Result<()> {
     match args.command {
         Command::Predict(a) => {
-            let predictor = infer::load(&a.model)?;
-            let inputs = infer::inputs(&a)?;
-            let (table, description) = infer::masks(&a, &predictor, inputs.len())?;
+            let predictor = a.model.load()?;
+            let inputs = infer::InputSet::load(&a.input_source(), a.limit)?;
+            let (table, description) = infer::masks(&a.mask_choice(), &predictor, inputs.len())?;
             let path = if a.multiply {
                 BroadcastPath::Multiply
             } else {
                 BroadcastPath::Compact
             };
             let predictions = predictor.predict(&inputs.pixels, &table, path)?;
+            let summary = report::summarize(&inputs, &predictions, table.mean_off(), description)?;
             if let Some(out) = &a.output {
                 report::write_rows(out, &inputs, &predictions, a.logits)?;
             }
-            let summary = report::summarize(&inputs, &predictions, table.mean_off(), description);
             if a.json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
@@ -48,7 +49,7 @@ fn run(args: InferArgs) -> Result<()> {
             if a.pixel_scale != 255.0 && a.pixel_scale != 1.0 {
                 anyhow::bail!("--pixel-scale {}: expected 255 or 1", a.pixel_scale);
             }
-            let predictor = infer::load(&a.model)?;
+            let predictor = a.model.load()?;
             let input = Box::new(BufReader::new(std::io::stdin()));
             let mut out = std::io::stdout().lock();
             let stats = stream::run(&predictor, input, &mut out, a.pixel_scale)?;
@@ -60,12 +61,9 @@ fn run(args: InferArgs) -> Result<()> {
         Command::Ablate(a) => ablate(&a)?,
         Command::Serve(a) => serve(&a)?,
         Command::Bench(a) => {
-            let mut predictor = infer::load(&a.model)?;
+            let mut predictor = a.model.load()?;
             if let Some(engine) = a.engine {
-                predictor.set_engine(match engine {
-                    EngineChoice::Burn => Engine::Burn,
-                    EngineChoice::Sparse => Engine::Sparse,
-                })?;
+                predictor.set_engine(engine)?;
             }
             let mut inputs = infer::InputSet::mnist_test(a.data_dir.as_deref())?;
             if let Some(n) = a.limit {
@@ -80,7 +78,7 @@ fn run(args: InferArgs) -> Result<()> {
             }
         }
         Command::Export(a) => {
-            let predictor = infer::load(&a.model)?;
+            let predictor = a.model.load()?;
             interop::export(&predictor.model, &a.output)?;
             println!("wrote {}", a.output.display());
         }
@@ -98,9 +96,9 @@ fn run(args: InferArgs) -> Result<()> {
     Ok(())
 }
 
-fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
+fn ablate(a: &cli::AblateArgs) -> Result<()> {
     use infer::ablate::{self, AblationMode};
-    let predictor = infer::load(&a.model)?;
+    let predictor = a.model.load()?;
     let mut inputs = match &a.images {
         Some(images) => infer::InputSet::idx(images, a.labels.as_deref())?,
         None => infer::InputSet::mnist_test(a.data_dir.as_deref())?,
@@ -235,10 +233,10 @@ fn ablate(a: &infer::cli::AblateArgs) -> Result<()> {
     Ok(())
 }
 
-fn serve(a: &infer::cli::ServeArgs) -> Result<()> {
+fn serve(a: &cli::ServeArgs) -> Result<()> {
     use infer::serve::{self, Explorer, ServeOptions};
     let listener = serve::bind(a.host, a.port)?;
-    let predictor = infer::load(&a.model)?;
+    let predictor = a.model.load()?;
     let options = ServeOptions {
         test_set: Some(data::MnistSource::resolve(a.data_dir.as_deref())),
         ablation: a.ablation.clone(),

@@ -7,15 +7,7 @@ use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
 use crate::ablate::{Ablation, PruningCurve, top};
-
-/// Grid width for a layer of `h` neurons: 600 is drawn 30 wide and 20 high.
-pub fn grid_columns(h: usize) -> usize {
-    if h == 600 {
-        30
-    } else {
-        (h as f64 * 1.5).sqrt().ceil().max(1.0) as usize
-    }
-}
+use crate::grid::grid_columns;
 
 /// White for no drop, deepening red for the largest drop.
 fn heat(drop: f64, max_drop: f64) -> RGBColor {

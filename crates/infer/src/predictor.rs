@@ -30,8 +30,9 @@ pub struct Predictor {
 /// The neurons each layer keeps (`None` = all), and the network cut down to them.
 type Compacted = (Vec<Option<Vec<usize>>>, Arc<SparseMlp>);
 
-/// Which code runs the forward pass.
+/// Which code runs the forward pass (`infer bench --engine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Engine {
     /// Burn's tensors on the predictor's device (dense gemm; the only choice on a GPU).
     Burn,

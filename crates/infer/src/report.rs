@@ -28,7 +28,7 @@ pub fn summarize(
     predictions: &Predictions,
     mean_off: f64,
     mask: String,
-) -> PredictSummary {
+) -> Result<PredictSummary> {
     let n = predictions.len();
     let mut histogram = vec![0; predictions.classes];
     for i in 0..n {
@@ -36,6 +36,7 @@ pub fn summarize(
     }
     let (accuracy, per_class) = match &inputs.labels {
         Some(labels) => {
+            crate::inputs::check_labels(labels, predictions.classes)?;
             let mut hits = vec![0usize; predictions.classes];
             let mut totals = vec![0usize; predictions.classes];
             for (i, &label) in labels.iter().enumerate().take(n) {
@@ -54,7 +55,7 @@ pub fn summarize(
         }
         None => (None, None),
     };
-    PredictSummary {
+    Ok(PredictSummary {
         inputs: n,
         origin: inputs.origin.clone(),
         accuracy,
@@ -62,7 +63,7 @@ pub fn summarize(
         mean_neurons_off: mean_off,
         mask,
         predicted_histogram: histogram,
-    }
+    })
 }
 
 pub fn print_summary(s: &PredictSummary) {

@@ -95,7 +95,7 @@ impl Explorer {
         let hidden = predictor.hidden().to_vec();
         let layer = hidden.len() - 1;
         let width = hidden[layer];
-        let cols = crate::plots::grid_columns(width);
+        let cols = crate::grid::grid_columns(width);
         let default_masks = predictor.default_masks();
         let off = default_masks.off_per_layer();
         let name = |l: usize, j: usize| -> Value {

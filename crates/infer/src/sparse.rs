@@ -20,7 +20,8 @@ const CHUNK: usize = 256;
 /// read from memory once for all of them.
 const TILE: usize = 32;
 /// Register tile of the wide-layer kernel: `ROWS` images x `COLS` outputs of accumulators
-/// (4 x 64 floats: 16 AVX-512 registers), filled by one pass over the inputs.
+/// (4 x 64 floats: 16 AVX-512 registers; AVX2 would need 32 of its 16 registers, so there
+/// part of the tile lives in L1), filled by one pass over the inputs.
 const ROWS: usize = 4;
 const COLS: usize = 64;
 /// Layers narrower than this (the 10-class output) are computed as dot products instead.

@@ -109,7 +109,7 @@ pub fn answer(predictor: &Predictor, requests: &[Request]) -> Result<Vec<Answer>
     let table = MaskTable::from_rows(
         predictor.hidden(),
         requests.iter().map(|r| r.keep.clone()).collect(),
-    );
+    )?;
     let out = predictor.hidden_and_logits(&pixels, &table)?;
     Ok((0..requests.len())
         .map(|i| Answer {

@@ -280,3 +280,26 @@ fn earlier_layers_of_deeper_nets_equal_brute_force() {
         .is_err()
     );
 }
+
+#[test]
+fn labels_beyond_the_models_classes_are_an_error_naming_both_numbers() {
+    use infer::{Predictor, report};
+    // A 5-class model (as an import could give) on MNIST's labels 0..=9.
+    let dir = common::random_artifact_dir_with_classes(&[32], 5);
+    let p = Predictor::load(dir.path(), None, &burn::prelude::Device::flex()).expect("loads");
+    let inputs = common::test_inputs(50);
+    let labels = inputs.labels.clone().expect("labels");
+    let expect = |e: anyhow::Error| {
+        let m = e.to_string();
+        assert!(m.contains("5 classes") && m.contains("label 7"), "{m}");
+    };
+    expect(
+        ablate::sweep(&p, &inputs.pixels, &labels, AblationMode::Zero, None).expect_err("sweep"),
+    );
+    expect(ablate::groups(&p, &inputs.pixels, &labels, &[(0, vec![1])], None).expect_err("groups"));
+    let table = model::MaskTable::all_on(&[32]);
+    let predictions = p
+        .predict(&inputs.pixels, &table, infer::BroadcastPath::Multiply)
+        .expect("predicting needs no labels");
+    expect(report::summarize(&inputs, &predictions, 0.0, "none".into()).expect_err("summary"));
+}

@@ -1,4 +1,5 @@
-//! `infer` against independent computations, on a small trained model made once per process.
+//! `infer` against independent computations, on a small untrained model with fixed
+//! pseudo-random weights, made once per process.
 
 // Index loops mirror the maths of the oracles they implement.
 #![allow(clippy::needless_range_loop)]
@@ -269,7 +270,8 @@ fn stream_of_1000_lines_with_per_line_masks_equals_predict() {
                     .collect()
             })
             .collect(),
-    );
+    )
+    .expect("rows of 32");
     let expected = p
         .predict(&inputs.pixels, &table, BroadcastPath::Multiply)
         .expect("predict");

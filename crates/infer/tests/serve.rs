@@ -246,7 +246,7 @@ fn with_no_flags_the_test_set_is_the_built_in_mnist_and_a_missing_ablation_map_s
         (info["test_images"].clone(), info["ablation"].clone()),
         (json!(10000), json!(false))
     );
-    assert_eq!(info["test_set"], json!("MNIST built in (data/mnist)"));
+    assert_eq!(info["test_set"], json!("built-in MNIST"));
     let image = c.get("/api/test-image/0").expect("image").json();
     assert_eq!(image["label"], 7, "the first MNIST test image is a 7");
     let message = c.get("/api/ablation").expect("answers").error(404);

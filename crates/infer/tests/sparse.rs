@@ -91,7 +91,7 @@ fn check_all_masks(p: &Predictor, pixels: &[f32]) {
 fn sparse_engine_equals_burn_on_mnist_images() {
     let p = common::predictor();
     assert_eq!(p.engine(), Engine::Sparse, "CPU devices default to sparse");
-    // 1000 images: 15 full tiles, a ragged last chunk.
+    // 1000 images: 3 full chunks of 256 and a ragged one of 232 (31 tiles of 32, then 8).
     let inputs = common::test_inputs(1000);
     check_all_masks(&p, &inputs.pixels);
     // An input count that is no multiple of the tile or chunk size.

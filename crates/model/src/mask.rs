@@ -42,6 +42,14 @@ pub enum MaskError {
     Probability(f64),
     #[error("{found} masks given for a network with {expected} hidden layer(s)")]
     LayerCount { expected: usize, found: usize },
+    #[error("mask values could not be read back from the device: {0}")]
+    Readback(String),
+    #[error("mask row {row}: {source}")]
+    Row {
+        row: usize,
+        #[source]
+        source: Box<MaskError>,
+    },
     #[error("hidden layer {layer}: {source}")]
     Layer {
         layer: usize,
@@ -51,6 +59,14 @@ pub enum MaskError {
 }
 
 impl MaskError {
+    /// Attribute this error to row `row` of a mask table.
+    pub fn in_row(self, row: usize) -> Self {
+        MaskError::Row {
+            row,
+            source: Box::new(self),
+        }
+    }
+
     /// Attribute this error to hidden layer `layer`.
     pub fn in_layer(self, layer: usize) -> Self {
         MaskError::Layer {
@@ -178,11 +194,11 @@ impl NeuronMask {
     }
 
     /// The keep values read back to the host, row-major.
-    pub fn keep_values(&self) -> Vec<f32> {
+    pub fn keep_values(&self) -> Result<Vec<f32>, MaskError> {
         self.keep
             .to_data()
             .try_into_vec_as::<f32>()
-            .unwrap_or_default()
+            .map_err(|e| MaskError::Readback(format!("{e:?}")))
     }
 
     /// Move the mask to another device.

@@ -1,5 +1,5 @@
 //! One 0/1 mask row per input, read from files or built from flags, shared by `train` and
-//! `infer` (and the stream and server that come later).
+//! `infer` (its `predict`, `stream` and `serve`).
 //!
 //! A row covers every hidden neuron: the column blocks of the hidden layers side by side
 //! (600 columns for the seed's net, 512 + 256 for `[512, 256]`). One row applies to every
@@ -549,13 +549,34 @@ impl MaskTable {
         Ok(table.keep)
     }
 
-    /// Stack rows (each `sum(hidden)` long) into a table.
-    pub fn from_rows(hidden: &[usize], rows: Vec<Vec<f32>>) -> Self {
-        let n = rows.len();
-        Self {
-            hidden: hidden.to_vec(),
-            rows: n,
-            keep: rows.concat(),
+    /// Stack rows (each `sum(hidden)` long, keep values 0 or 1) into a table.
+    pub fn from_rows(hidden: &[usize], rows: Vec<Vec<f32>>) -> Result<Self, MaskError> {
+        let width: usize = hidden.iter().sum();
+        if rows.is_empty() {
+            return Err(MaskError::NoRows);
         }
+        for (row, values) in rows.iter().enumerate() {
+            if values.len() != width {
+                return Err(MaskError::Length {
+                    rows: 1,
+                    width,
+                    expected: width,
+                    found: values.len(),
+                }
+                .in_row(row));
+            }
+            if let Some(column) = values.iter().position(|&v| v != 0.0 && v != 1.0) {
+                return Err(MaskError::NotBinary {
+                    row,
+                    column,
+                    value: values[column],
+                });
+            }
+        }
+        Ok(Self {
+            hidden: hidden.to_vec(),
+            rows: rows.len(),
+            keep: rows.concat(),
+        })
     }
 }

@@ -271,9 +271,9 @@ fn off_values_and_keep_values_name_opposite_conventions() {
     let listed = NeuronMask::switch_off(3, &[1], &d).expect("mask");
     let only = NeuronMask::keep_only(3, &[0, 2], &d).expect("mask");
     for m in [&off, &listed, &only] {
-        assert_eq!(m.keep_values(), keep.keep_values());
+        assert_eq!(m.keep_values().ok(), keep.keep_values().ok());
     }
-    assert_eq!(keep.keep_values(), vec![1.0, 0.0, 1.0]);
+    assert_eq!(keep.keep_values().ok(), Some(vec![1.0, 0.0, 1.0]));
 }
 
 #[test]
@@ -370,4 +370,33 @@ fn bad_masks_are_typed_errors_not_panics() {
         NeuronMask::random_off(1, 8, 1.5, &mut rng, &d).expect_err("p > 1"),
         MaskError::Probability(1.5)
     );
+}
+
+#[test]
+fn a_mask_table_from_rows_checks_every_row() {
+    use model::{MaskError, MaskTable};
+    let good =
+        MaskTable::from_rows(&[2, 1], vec![vec![1.0, 0.0, 1.0], vec![0.0; 3]]).expect("fits");
+    assert_eq!((good.rows(), good.row(1)), (2, &[0.0, 0.0, 0.0][..]));
+    let short = MaskTable::from_rows(&[2, 1], vec![vec![1.0; 3], vec![1.0; 2]]).expect_err("short");
+    assert!(
+        matches!(&short, MaskError::Row { row: 1, .. }) && short.to_string().contains("expected"),
+        "{short}"
+    );
+    let two = MaskTable::from_rows(&[3], vec![vec![1.0, 2.0, 1.0]]).expect_err("not 0/1");
+    assert!(
+        matches!(
+            two,
+            MaskError::NotBinary {
+                row: 0,
+                column: 1,
+                ..
+            }
+        ),
+        "{two}"
+    );
+    assert!(matches!(
+        MaskTable::from_rows(&[3], vec![]),
+        Err(MaskError::NoRows)
+    ));
 }

@@ -9,7 +9,12 @@ fn keep_rows(policy: &MaskPolicy, hidden: &[usize], ids: &[usize]) -> Vec<Vec<f3
         .masks_for_batch(hidden, ids, &Device::flex())
         .expect("valid policy");
     (0..hidden.len())
-        .map(|l| masks.layer(l).map(|m| m.keep_values()).unwrap_or_default())
+        .map(|l| {
+            masks
+                .layer(l)
+                .map(|m| m.keep_values().expect("host values"))
+                .unwrap_or_default()
+        })
         .collect()
 }
 

@@ -1,10 +1,12 @@
-//! Command-line flags of `train`. The doc comments are the `--help` text.
+//! Command-line flags of `train` (the binary's; the library takes plain types). The doc
+//! comments are the `--help` text; the `impl` at the end turns flags into the library's values.
 
 use std::path::PathBuf;
 
 use backend::DeviceChoice;
 use clap::Parser;
-use model::MaskSemantics;
+use model::{ArtifactDir, MaskSemantics};
+use train::{ConfigBase, ConfigOverrides, Devices, RunOptions, TrainMaskChoice};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -133,4 +135,61 @@ pub struct TrainArgs {
     /// Print the final summary as JSON on stdout (the same as summary.json).
     #[arg(long)]
     pub json: bool,
+}
+
+impl TrainArgs {
+    /// Where the config starts: the run being resumed, --config, or the seed's.
+    pub fn config_base(&self) -> ConfigBase {
+        if self.resume {
+            ConfigBase::Resume(ArtifactDir::new(self.artifact_dir()))
+        } else if let Some(path) = &self.config {
+            ConfigBase::File(path.clone())
+        } else {
+            ConfigBase::Seed
+        }
+    }
+
+    /// The config fields the flags replace.
+    pub fn overrides(&self) -> ConfigOverrides {
+        let train_mask = if let Some(list) = &self.train_off {
+            Some(TrainMaskChoice::Off(list.clone()))
+        } else if let Some(path) = &self.train_mask {
+            Some(TrainMaskChoice::File {
+                path: path.clone(),
+                semantics: self.mask_semantics,
+            })
+        } else {
+            self.lesion_prob.map(TrainMaskChoice::LesionProb)
+        };
+        ConfigOverrides {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.lr,
+            seed: self.seed,
+            hidden: self.hidden.clone(),
+            limit_train: self.limit_train,
+            limit_test: self.limit_test,
+            train_mask,
+        }
+    }
+
+    /// --artifact-dir, else `artifacts/<config name>`.
+    pub fn artifact_dir(&self) -> PathBuf {
+        self.artifact_dir
+            .clone()
+            .unwrap_or_else(|| train::default_artifact_dir(self.config.as_deref()))
+    }
+
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            artifact_dir: self.artifact_dir(),
+            devices: match &self.devices {
+                Some(specs) => Devices::Many(specs.clone()),
+                None => Devices::One(self.device),
+            },
+            resume: self.resume,
+            overwrite: self.overwrite,
+            workers: self.workers,
+        }
+    }
 }

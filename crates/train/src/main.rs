@@ -1,12 +1,21 @@
+//! `train`: flags -> [`train::resolve_config`] and [`train::run`] -> printing.
+
+mod cli;
+
 use std::process::ExitCode;
 
 use clap::Parser;
-use train::TrainArgs;
+use cli::TrainArgs;
 
 fn main() -> ExitCode {
     let args = TrainArgs::parse();
     backend::cpu::flush_denormals();
-    match train::run(&args) {
+    let outcome =
+        train::resolve_config(&args.config_base(), &args.overrides()).and_then(|config| {
+            let data = data::MnistSource::resolve(args.data_dir.as_deref());
+            train::run(&config, &data, &args.run_options())
+        });
+    match outcome {
         Ok(outcome) => {
             let s = &outcome.summary;
             if args.json {

@@ -1,4 +1,5 @@
-//! One training run, from flags to a complete artifact directory.
+//! One training run, from a config, a data source and plain options to a complete artifact
+//! directory; and the config a run uses, from its base and the caller's overrides.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -6,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use backend::SelectedDevice;
+use backend::{DeviceChoice, SelectedDevice};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -19,12 +20,11 @@ use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, Sup
 use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
 use model::artifact::{load_config, remove_partial_files, save_config, save_model, write_atomic};
 use model::{
-    ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedBatch, MaskedMlp, TrainingSummary,
-    parse_neuron_list,
+    ArtifactDir, ExperimentConfig, MaskPolicy, MaskSemantics, MaskTable, MaskedBatch, MaskedMlp,
+    TrainingSummary, parse_neuron_list,
 };
 
 use crate::checkpoint::AtomicCheckpointer;
-use crate::cli::TrainArgs;
 use crate::divergence::DivergenceGuard;
 use crate::progress::{LineRenderer, SplitClock, SplitTimes};
 use crate::report;
@@ -36,57 +36,99 @@ const SEED_CONFIG_NAME: &str = "mnist-mlp";
 /// Validation batches are larger: no gradients, so memory is not the limit.
 const EVAL_BATCH: usize = 1024;
 
-/// The config this run uses: the base (artifact config on resume, --config, or the seed's)
-/// with the flags applied on top, validated.
-pub fn resolve_config(args: &TrainArgs, artifacts: &ArtifactDir) -> Result<ExperimentConfig> {
-    let (mut config, origin) = if args.resume {
-        let path = artifacts.config();
-        if !path.is_file() {
-            bail!(
-                "--resume: {} does not exist; nothing to resume in {} (run without --resume to start)",
-                path.display(),
-                artifacts.root().display()
-            );
+/// Where a run's config starts from, before the overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigBase {
+    /// The seed's run, `configs/mnist-mlp.json` (compiled in).
+    Seed,
+    /// A Burn Config JSON file such as `configs/mnist-mlp-quick.json`.
+    File(PathBuf),
+    /// The `config.json` of the run being resumed in this artifact directory.
+    Resume(ArtifactDir),
+}
+
+/// A fixed or random training mask, as the caller names it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainMaskChoice {
+    /// These neurons off for every sample: `3,17,42` or `1:42`.
+    Off(String),
+    /// A one-row mask file (.csv, .npy, .jsonl/.json).
+    File {
+        path: PathBuf,
+        semantics: MaskSemantics,
+    },
+    /// A fresh random mask per sample, each neuron off with probability `p`, no rescaling.
+    LesionProb(f64),
+}
+
+/// Values that replace the base config's fields (`None`: keep the base's). Errors name them as
+/// the `train` flags do.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigOverrides {
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub seed: Option<u64>,
+    pub hidden: Option<Vec<usize>>,
+    pub limit_train: Option<usize>,
+    pub limit_test: Option<usize>,
+    pub train_mask: Option<TrainMaskChoice>,
+}
+
+/// The config a run uses: `base` with `overrides` applied on top, validated.
+pub fn resolve_config(base: &ConfigBase, overrides: &ConfigOverrides) -> Result<ExperimentConfig> {
+    let resume = matches!(base, ConfigBase::Resume(_));
+    let (mut config, origin) = match base {
+        ConfigBase::Resume(artifacts) => {
+            let path = artifacts.config();
+            if !path.is_file() {
+                bail!(
+                    "--resume: {} does not exist; nothing to resume in {} (run without --resume to start)",
+                    path.display(),
+                    artifacts.root().display()
+                );
+            }
+            (load_config::<ExperimentConfig>(&path)?, path)
         }
-        (load_config::<ExperimentConfig>(&path)?, path)
-    } else if let Some(path) = &args.config {
-        (load_config::<ExperimentConfig>(path)?, path.clone())
-    } else {
-        let config = serde_json::from_str::<ExperimentConfig>(SEED_CONFIG_JSON)
-            .context("the built-in configs/mnist-mlp.json is invalid")?;
-        (config, PathBuf::from("configs/mnist-mlp.json"))
+        ConfigBase::File(path) => (load_config::<ExperimentConfig>(path)?, path.clone()),
+        ConfigBase::Seed => {
+            let config = serde_json::from_str::<ExperimentConfig>(SEED_CONFIG_JSON)
+                .context("the built-in configs/mnist-mlp.json is invalid")?;
+            (config, PathBuf::from("configs/mnist-mlp.json"))
+        }
     };
-    // Flag values are checked here, so that the error names the flag rather than the file.
-    for (flag, value) in [("--epochs", args.epochs), ("--batch-size", args.batch_size)] {
+    let o = overrides;
+    // Override values are checked here, so that the error names the flag rather than the file.
+    for (flag, value) in [("--epochs", o.epochs), ("--batch-size", o.batch_size)] {
         if value == Some(0) {
             bail!("{flag} 0: expected at least 1");
         }
     }
-    if let Some(v) = args.lr
+    if let Some(v) = o.learning_rate
         && !(v.is_finite() && v > 0.0)
     {
         bail!("--lr {v}: expected a positive number, e.g. 0.001");
     }
-    if let Some(v) = args.epochs {
+    if let Some(v) = o.epochs {
         config.epochs = v;
     }
-    if let Some(v) = args.batch_size {
+    if let Some(v) = o.batch_size {
         config.batch_size = v;
     }
-    if let Some(v) = args.lr {
+    if let Some(v) = o.learning_rate {
         config.learning_rate = v;
     }
-    if let Some(v) = args.seed {
+    if let Some(v) = o.seed {
         config.seed = v;
     }
-    if let Some(v) = args.limit_train {
+    if let Some(v) = o.limit_train {
         config.limit_train = Some(v);
     }
-    if let Some(v) = args.limit_test {
+    if let Some(v) = o.limit_test {
         config.limit_test = Some(v);
     }
-    if let Some(hidden) = &args.hidden {
-        if args.resume && *hidden != config.model.hidden {
+    if let Some(hidden) = &o.hidden {
+        if resume && *hidden != config.model.hidden {
             bail!(
                 "--hidden {hidden:?}: the run being resumed has hidden layers {:?} (from {}); \
                  start a new run in another --artifact-dir to change the network",
@@ -97,28 +139,31 @@ pub fn resolve_config(args: &TrainArgs, artifacts: &ArtifactDir) -> Result<Exper
         config.model.hidden = hidden.clone();
     }
     let hidden = config.model.hidden.clone();
-    if let Some(list) = &args.train_off {
-        let off = parse_neuron_list(list, &hidden, "--train-off")?;
-        config.train_mask = MaskPolicy::Fixed { off };
-    }
-    if let Some(path) = &args.train_mask {
-        let table = MaskTable::read_file(path, &hidden, args.mask_semantics, 1)?;
-        if !table.is_broadcast() {
-            bail!(
-                "--train-mask {}: {} rows; a fixed training mask is a single row (the same for every sample)",
-                path.display(),
-                table.rows()
-            );
+    match &o.train_mask {
+        None => {}
+        Some(TrainMaskChoice::Off(list)) => {
+            let off = parse_neuron_list(list, &hidden, "--train-off")?;
+            config.train_mask = MaskPolicy::Fixed { off };
         }
-        config.train_mask = MaskPolicy::Fixed {
-            off: table.off_per_layer(),
-        };
-    }
-    if let Some(p) = args.lesion_prob {
-        config.train_mask = MaskPolicy::RandomOff {
-            p,
-            seed: config.seed,
-        };
+        Some(TrainMaskChoice::File { path, semantics }) => {
+            let table = MaskTable::read_file(path, &hidden, *semantics, 1)?;
+            if !table.is_broadcast() {
+                bail!(
+                    "--train-mask {}: {} rows; a fixed training mask is a single row (the same for every sample)",
+                    path.display(),
+                    table.rows()
+                );
+            }
+            config.train_mask = MaskPolicy::Fixed {
+                off: table.off_per_layer(),
+            };
+        }
+        Some(TrainMaskChoice::LesionProb(p)) => {
+            config.train_mask = MaskPolicy::RandomOff {
+                p: *p,
+                seed: config.seed,
+            };
+        }
     }
     config
         .validate()
@@ -126,31 +171,65 @@ pub fn resolve_config(args: &TrainArgs, artifacts: &ArtifactDir) -> Result<Exper
     Ok(config)
 }
 
-/// Default artifact directory: `artifacts/<config file stem>`.
-pub fn default_artifact_dir(args: &TrainArgs) -> PathBuf {
-    let name = args
-        .config
-        .as_deref()
+/// Default artifact directory: `artifacts/<config file stem>` (`artifacts/mnist-mlp` for the
+/// seed's run).
+pub fn default_artifact_dir(config_file: Option<&Path>) -> PathBuf {
+    let name = config_file
         .and_then(Path::file_stem)
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| SEED_CONFIG_NAME.into());
     PathBuf::from("artifacts").join(name)
 }
 
+/// Which devices train: one backend, or several for data-parallel training.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Devices {
+    One(DeviceChoice),
+    /// Device names such as `cuda:0,cuda:1` or `flex,flex`.
+    Many(Vec<String>),
+}
+
+/// How a run goes, beside its config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Where weights, checkpoints, metrics and curves go.
+    pub artifact_dir: PathBuf,
+    pub devices: Devices,
+    /// Continue the run in `artifact_dir` (its last complete checkpoint, or epoch 1).
+    pub resume: bool,
+    /// Replace an earlier run in `artifact_dir`.
+    pub overwrite: bool,
+    /// Data-loader worker threads (0: batches are built on the training thread).
+    pub workers: usize,
+}
+
+impl RunOptions {
+    /// A fresh run in `artifact_dir` on the device `auto` picks.
+    pub fn new(artifact_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            artifact_dir: artifact_dir.into(),
+            devices: Devices::One(DeviceChoice::Auto),
+            resume: false,
+            overwrite: false,
+            workers: 0,
+        }
+    }
+}
+
 /// Refuse to mix a new run into an old one's files, unless asked to replace them.
-fn prepare_dir(artifacts: &ArtifactDir, args: &TrainArgs) -> Result<()> {
+fn prepare_dir(artifacts: &ArtifactDir, options: &RunOptions) -> Result<()> {
     let root = artifacts.root();
     // A config.json alone is a run that stopped before its first checkpoint: nothing to lose.
     let earlier = artifacts.checkpoints().exists() || artifacts.model().exists();
-    if !earlier && !args.resume && artifacts.config().exists() {
+    if !earlier && !options.resume && artifacts.config().exists() {
         println!(
             "{}: replacing a run that stopped before its first checkpoint",
             root.display()
         );
         clear_outputs(artifacts)?;
     }
-    if earlier && !args.resume {
-        if !args.overwrite {
+    if earlier && !options.resume {
+        if !options.overwrite {
             bail!(
                 "{} already holds a run; pass --resume to continue it, --overwrite to replace it, \
                  or choose another --artifact-dir",
@@ -213,18 +292,20 @@ pub struct RunOutcome {
     pub artifacts: ArtifactDir,
 }
 
-/// Train as the flags say and write the complete artifact directory.
-pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
+/// Train `config` on `data` as `options` say and write the complete artifact directory.
+/// `config` is validated again here; on resume it should be what [`resolve_config`] gave for
+/// [`ConfigBase::Resume`].
+pub fn run(
+    config: &ExperimentConfig,
+    data: &MnistSource,
+    options: &RunOptions,
+) -> Result<RunOutcome> {
     let started = Instant::now();
-    let artifacts = ArtifactDir::new(
-        args.artifact_dir
-            .clone()
-            .unwrap_or_else(|| default_artifact_dir(args)),
-    );
-    let config = resolve_config(args, &artifacts)?;
-    prepare_dir(&artifacts, args)?;
+    config.validate().context("config")?;
+    let artifacts = ArtifactDir::new(&options.artifact_dir);
+    prepare_dir(&artifacts, options)?;
     println!("artifacts: {}", artifacts.root().display());
-    let resume_from = if args.resume {
+    let resume_from = if options.resume {
         resume_point(&artifacts)?
     } else {
         None
@@ -235,9 +316,9 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
             .with_context(|| format!("{}: cannot clear temporary files", dir.display()))?;
     }
 
-    let devices = match &args.devices {
-        Some(specs) => backend::select_many(specs)?,
-        None => vec![backend::select(args.device)?],
+    let devices = match &options.devices {
+        Devices::Many(specs) => backend::select_many(specs)?,
+        Devices::One(choice) => vec![backend::select(*choice)?],
     };
     let selected = devices[0].clone();
     if let Some(notice) = &selected.notice {
@@ -246,11 +327,10 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
     let names: Vec<&str> = devices.iter().map(|d| d.description.as_str()).collect();
     println!("device: {}", names.join(", "));
     // Recorded before anything slow, so that a run killed at any later moment can --resume.
-    save_config(&config, &artifacts.config())?;
+    save_config(config, &artifacts.config())?;
 
-    let source = MnistSource::resolve(args.data_dir.as_deref());
-    let mut train_split = source.load(Split::Train)?;
-    let mut test_split = source.load(Split::Test)?;
+    let mut train_split = data.load(Split::Train)?;
+    let mut test_split = data.load(Split::Test)?;
     if let Some(n) = config.limit_train {
         train_split = train_split.truncated(n);
     }
@@ -259,7 +339,7 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
     }
     println!(
         "data: {} ({} training, {} test images)",
-        source.describe(),
+        data.describe(),
         train_split.len(),
         test_split.len()
     );
@@ -292,8 +372,9 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
                 })?
         }
         _ => fit(
-            &config,
+            config,
             &devices,
+            options.workers,
             &artifacts,
             &train_split,
             &test_split,
@@ -303,7 +384,7 @@ pub fn run(args: &TrainArgs) -> Result<RunOutcome> {
     };
 
     save_model(&trained, &artifacts.model())?;
-    let (test_loss, test_accuracy) = evaluate(&trained, &config, &test_split, &selected.device)?;
+    let (test_loss, test_accuracy) = evaluate(&trained, config, &test_split, &selected.device)?;
 
     let times = times.lock().map(|t| t.clone()).unwrap_or_default();
     let rows = report::collect_metrics(&artifacts, config.epochs, &times);
@@ -372,9 +453,11 @@ fn check_checkpoint(artifacts: &ArtifactDir, epoch: usize) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("--resume: checkpoint {epoch} is unreadable: {e}"))
 }
 
+#[allow(clippy::too_many_arguments)] // the run's parts, passed once from `run`
 fn fit(
     config: &ExperimentConfig,
     devices: &[SelectedDevice],
+    workers: usize,
     artifacts: &ArtifactDir,
     train_split: &MnistSplit,
     test_split: &MnistSplit,
@@ -391,6 +474,7 @@ fn fit(
     ))
     .batch_size(config.batch_size)
     .shuffle(config.seed)
+    .num_workers(workers)
     .set_device(device.clone())
     .build(IndexDataset::of(train_split));
     let valid_loader = DataLoaderBuilder::new(MnistBatcher::new(

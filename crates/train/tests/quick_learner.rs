@@ -37,7 +37,10 @@ fn a_short_run_on_the_built_in_mnist_trains_checkpoints_resumes_reloads_and_pred
     let small = ["--limit-train", "3000", "--limit-test", "500"];
 
     let out = train(&[&["--artifact-dir", &dir_arg, "--epochs", "1"], &small[..]].concat());
-    assert!(out.contains("data: MNIST built in"), "{out}");
+    assert!(
+        out.contains("data: built-in MNIST (3000 training, 500 test images)"),
+        "{out}"
+    );
     let art = ArtifactDir::new(&dir);
     assert_eq!(art.last_complete_checkpoint(), Some(1));
 

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use burn::prelude::*;
-use clap::Parser;
 use model::artifact::{load_config, load_model};
-use model::{ArtifactDir, ExperimentConfig, MaskPolicy, TrainingSummary};
-use train::TrainArgs;
+use model::{ArtifactDir, ExperimentConfig, MaskPolicy, MaskSemantics, TrainingSummary};
+use train::{ConfigBase, ConfigOverrides, Devices, RunOptions, TrainMaskChoice};
 
 static DEVICE_LOCK: Mutex<()> = Mutex::new(());
 
@@ -19,24 +18,53 @@ fn mnist_dir() -> PathBuf {
     PathBuf::from(data::embedded::SOURCE_DIR)
 }
 
-fn args(dir: &Path, extra: &[&str]) -> TrainArgs {
-    let mnist = mnist_dir();
-    let mut argv = vec![
-        "train".to_string(),
-        "--data-dir".into(),
-        mnist.display().to_string(),
-        "--artifact-dir".into(),
-        dir.display().to_string(),
-        "--device".into(),
-        "flex".into(),
-    ];
-    argv.extend(extra.iter().map(|s| s.to_string()));
-    TrainArgs::try_parse_from(argv).expect("valid flags")
+/// A run as these tests describe it: the seed's config with `overrides`, in `options`'s
+/// directory on flex, on the project's MNIST.
+struct Spec {
+    base: ConfigBase,
+    overrides: ConfigOverrides,
+    options: RunOptions,
 }
 
-fn train(dir: &Path, extra: &[&str]) -> train::RunOutcome {
+fn spec(dir: &Path) -> Spec {
+    let mut options = RunOptions::new(dir);
+    options.devices = Devices::One(backend::DeviceChoice::Flex);
+    Spec {
+        base: ConfigBase::Seed,
+        overrides: ConfigOverrides::default(),
+        options,
+    }
+}
+
+impl Spec {
+    /// Train on the first `train` images, test on `test`, for `epochs`.
+    fn small(mut self, train: usize, test: usize, epochs: usize) -> Self {
+        self.overrides.limit_train = Some(train);
+        self.overrides.limit_test = Some(test);
+        self.overrides.epochs = Some(epochs);
+        self
+    }
+
+    /// Continue the run in the same directory.
+    fn resume(mut self) -> Self {
+        self.base = ConfigBase::Resume(ArtifactDir::new(&self.options.artifact_dir));
+        self.options.resume = true;
+        self
+    }
+
+    fn config(&self) -> anyhow::Result<ExperimentConfig> {
+        train::resolve_config(&self.base, &self.overrides)
+    }
+}
+
+fn try_train(spec: Spec) -> anyhow::Result<train::RunOutcome> {
     let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    train::run(&args(dir, extra)).expect("training succeeds")
+    let config = spec.config()?;
+    train::run(&config, &data::MnistSource::Dir(mnist_dir()), &spec.options)
+}
+
+fn train(spec: Spec) -> train::RunOutcome {
+    try_train(spec).expect("training succeeds")
 }
 
 fn weights(model: &model::MaskedMlp) -> Vec<Vec<f32>> {
@@ -83,7 +111,9 @@ fn seed_config_file_is_the_built_in_default() {
 fn quick_run_reaches_90_percent_and_leaves_a_complete_artifact_dir() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let quick = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/mnist-mlp-quick.json");
-    let outcome = train(tmp.path(), &["--config", &quick.display().to_string()]);
+    let mut quick_run = spec(tmp.path());
+    quick_run.base = ConfigBase::File(quick);
+    let outcome = train(quick_run);
     let s = &outcome.summary;
     assert!(s.test_accuracy >= 0.90, "test accuracy {}", s.test_accuracy);
     assert_eq!(s.epochs, 1);
@@ -154,14 +184,10 @@ fn quick_run_reaches_90_percent_and_leaves_a_complete_artifact_dir() {
 #[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
 fn resume_continues_at_the_next_epoch() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let small = ["--limit-train", "2000", "--limit-test", "1000"];
-    let first = train(tmp.path(), &[&small[..], &["--epochs", "1"]].concat());
+    let first = train(spec(tmp.path()).small(2000, 1000, 1));
     assert_eq!(first.summary.epoch_seconds.len(), 1);
 
-    let second = train(
-        tmp.path(),
-        &[&small[..], &["--resume", "--epochs", "2"]].concat(),
-    );
+    let second = train(spec(tmp.path()).small(2000, 1000, 2).resume());
     // Only epoch 2 was trained by the second process...
     assert_eq!(
         second.summary.epoch_seconds.len(),
@@ -195,18 +221,13 @@ fn same_seed_same_backend_gives_identical_weights() {
         tempfile::tempdir().expect("a"),
         tempfile::tempdir().expect("b"),
     );
-    let flags = [
-        "--limit-train",
-        "1500",
-        "--limit-test",
-        "500",
-        "--epochs",
-        "1",
-        "--seed",
-        "7",
-    ];
-    train(a.path(), &flags);
-    train(b.path(), &flags);
+    let seeded = |dir: &Path| {
+        let mut s = spec(dir).small(1500, 500, 1);
+        s.overrides.seed = Some(7);
+        s
+    };
+    train(seeded(a.path()));
+    train(seeded(b.path()));
     let device = Device::flex();
     let config = ExperimentConfig::seed_run();
     let wa = weights(
@@ -223,21 +244,10 @@ fn same_seed_same_backend_gives_identical_weights() {
 fn neurons_switched_off_in_training_keep_their_initial_weights() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let off = [3usize, 17, 42];
-    train(
-        tmp.path(),
-        &[
-            "--limit-train",
-            "1500",
-            "--limit-test",
-            "500",
-            "--epochs",
-            "1",
-            "--seed",
-            "11",
-            "--train-off",
-            "3,17,42",
-        ],
-    );
+    let mut lesioned = spec(tmp.path()).small(1500, 500, 1);
+    lesioned.overrides.seed = Some(11);
+    lesioned.overrides.train_mask = Some(TrainMaskChoice::Off("3,17,42".into()));
+    train(lesioned);
     let art = ArtifactDir::new(tmp.path());
     let config: ExperimentConfig = load_config(&art.config()).expect("config");
     assert_eq!(
@@ -292,22 +302,9 @@ fn trains_briefly_on_wgpu_when_compiled_in() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut a = args(
-        tmp.path(),
-        &[
-            "--limit-train",
-            "1024",
-            "--limit-test",
-            "512",
-            "--epochs",
-            "1",
-        ],
-    );
-    a.device = backend::DeviceChoice::Wgpu;
-    let outcome = {
-        let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        train::run(&a).expect("wgpu training runs (on CI: Mesa lavapipe)")
-    };
+    let mut on_wgpu = spec(tmp.path()).small(1024, 512, 1);
+    on_wgpu.options.devices = Devices::One(backend::DeviceChoice::Wgpu);
+    let outcome = try_train(on_wgpu).expect("wgpu training runs (on CI: Mesa lavapipe)");
     assert!(
         outcome.summary.device.starts_with("wgpu"),
         "{}",
@@ -325,8 +322,15 @@ fn a_train_mask_file_becomes_the_fixed_policy_recorded_in_the_config() {
     row[17] = "0";
     let csv = tmp.path().join("mask.csv");
     std::fs::write(&csv, row.join(",") + "\n").expect("write");
-    let a = args(tmp.path(), &["--train-mask", csv.to_str().expect("utf8")]);
-    let config = train::run::resolve_config(&a, &ArtifactDir::new(tmp.path())).expect("resolves");
+    let with_mask = |semantics| {
+        let mut s = spec(tmp.path());
+        s.overrides.train_mask = Some(TrainMaskChoice::File {
+            path: csv.clone(),
+            semantics,
+        });
+        s
+    };
+    let config = with_mask(MaskSemantics::Keep).config().expect("resolves");
     assert_eq!(
         config.train_mask,
         MaskPolicy::Fixed {
@@ -335,24 +339,14 @@ fn a_train_mask_file_becomes_the_fixed_policy_recorded_in_the_config() {
     );
 
     // The same file read with the question's convention (1 = off) means the opposite.
-    let a = args(
-        tmp.path(),
-        &[
-            "--train-mask",
-            csv.to_str().expect("utf8"),
-            "--mask-semantics",
-            "off",
-        ],
-    );
-    let config = train::run::resolve_config(&a, &ArtifactDir::new(tmp.path())).expect("resolves");
+    let config = with_mask(MaskSemantics::Off).config().expect("resolves");
     let MaskPolicy::Fixed { off } = config.train_mask else {
         panic!("fixed policy")
     };
     assert_eq!(off[0].len(), 598);
 
     std::fs::write(&csv, format!("{}\n{}\n", row.join(","), row.join(","))).expect("write");
-    let a = args(tmp.path(), &["--train-mask", csv.to_str().expect("utf8")]);
-    let err = train::run::resolve_config(&a, &ArtifactDir::new(tmp.path())).expect_err("2 rows");
+    let err = with_mask(MaskSemantics::Keep).config().expect_err("2 rows");
     assert!(err.to_string().contains("single row"), "{err}");
 }
 
@@ -360,19 +354,9 @@ fn a_train_mask_file_becomes_the_fixed_policy_recorded_in_the_config() {
 #[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
 fn data_parallel_training_on_two_cpu_workers_runs() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let outcome = train(
-        tmp.path(),
-        &[
-            "--devices",
-            "flex,flex",
-            "--limit-train",
-            "4000",
-            "--limit-test",
-            "1000",
-            "--epochs",
-            "1",
-        ],
-    );
+    let mut parallel = spec(tmp.path()).small(4000, 1000, 1);
+    parallel.options.devices = Devices::Many(vec!["flex".into(), "flex".into()]);
+    let outcome = train(parallel);
     assert!(outcome.summary.test_accuracy > 0.6, "{:?}", outcome.summary);
     assert!(ArtifactDir::new(tmp.path()).model().is_file());
 }
@@ -381,21 +365,15 @@ fn data_parallel_training_on_two_cpu_workers_runs() {
 #[ignore = "slow: trains on real MNIST (run by CI with --include-ignored)"]
 fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let small = ["--limit-train", "2000", "--limit-test", "500"];
-    train(tmp.path(), &[&small[..], &["--epochs", "1"]].concat());
+    train(spec(tmp.path()).small(2000, 500, 1));
     let art = ArtifactDir::new(tmp.path());
     let good = std::fs::read(art.checkpoint_model(1)).expect("checkpoint 1");
     let model_before = std::fs::read(art.model()).expect("model.bpk");
 
     // Adam moves every weight by about lr per step: 1e30 overflows f32 within two steps.
-    let err = {
-        let _guard = DEVICE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        train::run(&args(
-            tmp.path(),
-            &[&small[..], &["--resume", "--epochs", "3", "--lr", "1e30"]].concat(),
-        ))
-        .expect_err("a diverging run fails")
-    };
+    let mut diverging = spec(tmp.path()).small(2000, 500, 3).resume();
+    diverging.overrides.learning_rate = Some(1e30);
+    let err = try_train(diverging).expect_err("a diverging run fails");
     let message = format!("{err:#}");
     assert!(message.contains("training diverged"), "{message}");
     assert!(message.contains("epoch 2"), "{message}");

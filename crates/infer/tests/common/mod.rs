@@ -28,10 +28,17 @@ pub fn seed_sized_artifact_dir() -> &'static Path {
 }
 
 fn random_artifact_dir(hidden: &[usize]) -> tempfile::TempDir {
+    random_artifact_dir_with_classes(hidden, 10)
+}
+
+/// An untrained network like [`artifact_dir`]'s with `classes` outputs.
+pub fn random_artifact_dir_with_classes(hidden: &[usize], classes: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let device = Device::flex();
     let config = ExperimentConfig::new(
-        MaskedMlpConfig::new().with_hidden(hidden.to_vec()),
+        MaskedMlpConfig::new()
+            .with_hidden(hidden.to_vec())
+            .with_num_classes(classes),
         burn::optim::AdamConfig::new(),
     );
     let mut model = config.model.init(&device);
