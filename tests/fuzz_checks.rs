@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use data::idx::{self, PIXELS};
 use model::artifact::{load_config, save_config};
-use model::{ExperimentConfig, MaskSemantics, MaskTable};
+use model::{ExperimentConfig, MaskSemantics};
 
 /// A check: takes one fuzz input, panics when an invariant breaks.
 pub type Check = fn(&[u8]);
@@ -124,12 +124,12 @@ pub fn idx_labels(data: &[u8]) {
     }
 }
 
-/// `MaskTable::read_file` on a `.ext` file: on Ok, the network's widths, at least one row,
+/// `data::mask_files::read` on a `.ext` file: on Ok, the network's widths, at least one row,
 /// every row a full row of 0/1 values.
 fn mask_file(data: &[u8], ext: &str) {
     let (hidden, semantics, body) = split_selector(data);
     let file = ScratchFile::new(&format!("mask.{ext}"), body);
-    if let Ok(table) = MaskTable::read_file(file.path(), hidden, semantics, MAX_ROWS) {
+    if let Ok(table) = data::mask_files::read(file.path(), hidden, semantics, MAX_ROWS) {
         let width: usize = hidden.iter().sum();
         assert_eq!(table.hidden(), hidden, "hidden sizes");
         assert!(table.rows() >= 1, "a table without rows");

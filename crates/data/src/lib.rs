@@ -6,6 +6,7 @@ pub mod batcher;
 pub mod checksum;
 pub mod embedded;
 pub mod idx;
+pub mod mask_files;
 pub mod mnist;
 
 pub use batcher::{IndexDataset, MnistBatcher};

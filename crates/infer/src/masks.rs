@@ -57,7 +57,7 @@ pub fn masks(choice: &MaskChoice, predictor: &Predictor, n: usize) -> Result<(Ma
             )
         }
         MaskChoice::File { path, semantics } => {
-            let table = MaskTable::read_file(path, hidden, *semantics, n)?;
+            let table = data::mask_files::read(path, hidden, *semantics, n)?;
             table.check_inputs(n, &path.display().to_string())?;
             let what = if table.is_broadcast() {
                 "one row for all inputs"

@@ -76,7 +76,7 @@ pub fn parse_request(
     let keep = if value.get("off").is_none() && value.get("keep").is_none() {
         default_keep.to_vec()
     } else {
-        MaskTable::row_from_json(&value, hidden, "mask").map_err(|e| e.to_string())?
+        data::mask_files::row_from_json(&value, hidden, "mask").map_err(|e| e.to_string())?
     };
     Ok(Request { pixels, keep })
 }

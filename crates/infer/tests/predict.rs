@@ -157,10 +157,12 @@ fn csv_npy_and_jsonl_masks_give_identical_outputs() {
         writeln!(f, "{}", serde_json::json!({ "off": off })).expect("line");
     }
 
-    let from_csv = MaskTable::read_file(&csv, &[32], MaskSemantics::Keep, 1000).expect("csv reads");
-    let from_npy = MaskTable::read_file(&npy, &[32], MaskSemantics::Off, 1000).expect("npy reads");
+    let from_csv =
+        data::mask_files::read(&csv, &[32], MaskSemantics::Keep, 1000).expect("csv reads");
+    let from_npy =
+        data::mask_files::read(&npy, &[32], MaskSemantics::Off, 1000).expect("npy reads");
     let from_jsonl =
-        MaskTable::read_file(&jsonl, &[32], MaskSemantics::Keep, 1000).expect("jsonl reads");
+        data::mask_files::read(&jsonl, &[32], MaskSemantics::Keep, 1000).expect("jsonl reads");
     assert_eq!(from_csv, from_npy);
     assert_eq!(from_csv, from_jsonl);
     let outputs: Vec<_> = [from_csv, from_npy, from_jsonl]

@@ -65,6 +65,16 @@ pub enum NeuronListError {
     File { origin: String, message: String },
 }
 
+impl NeuronListError {
+    /// A problem with the file or line named `origin`.
+    pub fn file(origin: &str, message: String) -> Self {
+        NeuronListError::File {
+            origin: origin.into(),
+            message,
+        }
+    }
+}
+
 /// Parse `3,17,1:42` into per-layer index lists (`result[l]` for hidden layer `l`).
 /// `origin` names where the text came from (a flag or a file) for error messages.
 pub fn parse_neuron_list(

@@ -20,7 +20,7 @@ use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, Sup
 use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
 use model::artifact::{load_config, remove_partial_files, save_config, save_model, write_atomic};
 use model::{
-    ArtifactDir, ExperimentConfig, MaskPolicy, MaskSemantics, MaskTable, MaskedBatch, MaskedMlp,
+    ArtifactDir, ExperimentConfig, MaskPolicy, MaskSemantics, MaskedBatch, MaskedMlp,
     TrainingSummary, parse_neuron_list,
 };
 
@@ -146,7 +146,7 @@ pub fn resolve_config(base: &ConfigBase, overrides: &ConfigOverrides) -> Result<
             config.train_mask = MaskPolicy::Fixed { off };
         }
         Some(TrainMaskChoice::File { path, semantics }) => {
-            let table = MaskTable::read_file(path, &hidden, *semantics, 1)?;
+            let table = data::mask_files::read(path, &hidden, *semantics, 1)?;
             if !table.is_broadcast() {
                 bail!(
                     "--train-mask {}: {} rows; a fixed training mask is a single row (the same for every sample)",

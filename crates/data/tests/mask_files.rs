@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use model::{MaskSemantics, MaskTable};
+use model::MaskSemantics;
 
 /// An NPY v1 file: magic, version, header length, the header padded to 64 bytes, data.
 fn npy(header: &str, data: &[u8]) -> Vec<u8> {
@@ -32,7 +32,7 @@ fn an_npy_header_with_deeply_nested_brackets_is_refused_at_once() {
         );
         std::fs::write(&path, npy(&header, &[0; 32])).expect("write");
         let start = Instant::now();
-        let err = MaskTable::read_file(&path, &[4], MaskSemantics::Keep, 2)
+        let err = data::mask_files::read(&path, &[4], MaskSemantics::Keep, 2)
             .expect_err("a nested header")
             .to_string();
         assert!(
@@ -52,7 +52,8 @@ fn an_npy_header_with_deeply_nested_brackets_is_refused_at_once() {
         .collect();
     let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }";
     std::fs::write(&path, npy(header, &values)).expect("write");
-    let table = MaskTable::read_file(&path, &[4], MaskSemantics::Keep, 2).expect("a plain header");
+    let table =
+        data::mask_files::read(&path, &[4], MaskSemantics::Keep, 2).expect("a plain header");
     assert_eq!(table.rows(), 2);
     assert_eq!(table.row(1), &[0.0, 0.0, 0.0, 1.0]);
 }

@@ -1,0 +1,334 @@
+//! Mask files: one 0/1 row per input (or one for all) as CSV, NPY or JSON lines, read into a
+//! [`MaskTable`] with every size checked before memory is spent. `infer predict --mask-file`,
+//! `train --train-mask` and the fuzz targets read them here; `infer stream` parses its lines
+//! with [`row_from_json`].
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek};
+use std::path::Path;
+
+use model::{MaskSemantics, MaskTable, NeuronListError, parse_neuron_list};
+
+fn file_error(origin: &str, message: String) -> NeuronListError {
+    NeuronListError::file(origin, message)
+}
+
+/// Values in one row: every hidden neuron of every layer.
+fn width(hidden: &[usize]) -> usize {
+    hidden.iter().sum()
+}
+
+/// Room for an NPY header or blank lines in a mask file.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+/// Generous bytes per mask value in any format (`1.000000,` in CSV, f64 in NPY, `"1:599", `
+/// in JSONL).
+const MAX_BYTES_PER_VALUE: u64 = 24;
+
+/// Deepest bracket nesting accepted in an NPY header; a plain one nests two deep
+/// (`{'descr': '<f4', 'fortran_order': False, 'shape': (3, 600), }`).
+const MAX_NPY_HEADER_NESTING: usize = 4;
+
+/// How deep the brackets of an NPY header nest, read before npyz parses it: npyz's
+/// Python-literal grammar backtracks, in time exponential in the nesting (found by fuzzing:
+/// 14 unclosed `{` in a 100-byte file took over a minute, each one more about 2.7x longer).
+/// `None` when the file does not start like an NPY file; npyz reports that.
+fn npy_header_nesting(file: &mut File) -> std::io::Result<Option<usize>> {
+    let mut prefix = Vec::with_capacity(12);
+    file.by_ref().take(12).read_to_end(&mut prefix)?;
+    let (len, start) = match prefix.as_slice() {
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 1, _, a, b, ..] => {
+            (u64::from(u16::from_le_bytes([*a, *b])), 10)
+        }
+        [0x93, b'N', b'U', b'M', b'P', b'Y', 2 | 3, _, a, b, c, d] => {
+            (u64::from(u32::from_le_bytes([*a, *b, *c, *d])), 12)
+        }
+        _ => return Ok(None),
+    };
+    file.seek(std::io::SeekFrom::Start(start))?;
+    let mut header = Vec::new();
+    file.by_ref().take(len).read_to_end(&mut header)?;
+    let (mut depth, mut deepest) = (0usize, 0);
+    for byte in header {
+        match byte {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(Some(deepest))
+}
+
+/// Read a mask file, by extension: `.csv`/`.txt` (rows of 0/1 values), `.npy` (shape
+/// (N,H), (1,H) or (H,); bool, integer or float), `.jsonl`/`.json` (one object per line,
+/// `{"off": [...]}` or `{"keep": [...]}` with `index` or `"layer:index"` entries).
+/// `semantics` says what a 1 means in CSV and NPY files.
+///
+/// `max_rows` is the most rows the caller can use (its input count; 1 for a training
+/// mask): a file far larger than that many rows could be is refused before it is read,
+/// so a stray multi-gigabyte file costs neither time nor memory.
+pub fn read(
+    path: &Path,
+    hidden: &[usize],
+    semantics: MaskSemantics,
+    max_rows: usize,
+) -> Result<MaskTable, NeuronListError> {
+    let origin = path.display().to_string();
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.is_file()
+    {
+        let limit = MAX_HEADER_BYTES
+            + (max_rows.max(1) as u64) * (width(hidden) as u64) * MAX_BYTES_PER_VALUE;
+        if meta.len() > limit {
+            return Err(file_error(
+                &origin,
+                format!(
+                    "is {} bytes; a mask file for {} input(s) and {} neurons is at most \
+                     {limit} bytes (one row per input)",
+                    meta.len(),
+                    max_rows.max(1),
+                    width(hidden)
+                ),
+            ));
+        }
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if path.is_dir() {
+        return Err(file_error(
+            &origin,
+            "is a directory; expected a mask file".into(),
+        ));
+    }
+    match ext.as_str() {
+        "csv" | "txt" => read_csv(path, hidden, semantics, &origin),
+        "npy" => read_npy(path, hidden, semantics, &origin),
+        "jsonl" | "json" => read_jsonl(path, hidden, &origin),
+        other => Err(file_error(
+            &origin,
+            format!("unknown mask file type `.{other}`; expected .csv, .npy or .jsonl"),
+        )),
+    }
+}
+
+fn read_csv(
+    path: &Path,
+    hidden: &[usize],
+    semantics: MaskSemantics,
+    origin: &str,
+) -> Result<MaskTable, NeuronListError> {
+    let width = width(hidden);
+    let file = File::open(path).map_err(|e| file_error(origin, e.to_string()))?;
+    let mut values = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| file_error(origin, format!("row {}: {e}", n + 1)))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let before = values.len();
+        for (c, cell) in line.split(',').enumerate() {
+            let cell = cell.trim();
+            let v: f32 = cell.parse().map_err(|_| {
+                file_error(
+                    origin,
+                    format!(
+                        "row {}, column {}: `{cell}` is not a number; expected 0 or 1",
+                        n + 1,
+                        c + 1
+                    ),
+                )
+            })?;
+            values.push(v);
+        }
+        if values.len() - before != width {
+            return Err(file_error(
+                origin,
+                format!(
+                    "row {} has {} values; expected {width} (one per hidden neuron)",
+                    n + 1,
+                    values.len() - before
+                ),
+            ));
+        }
+    }
+    if values.is_empty() {
+        return Err(file_error(
+            origin,
+            "no rows; expected rows of 0/1 values".into(),
+        ));
+    }
+    MaskTable::from_values(hidden, values, semantics, origin)
+}
+
+fn read_npy(
+    path: &Path,
+    hidden: &[usize],
+    semantics: MaskSemantics,
+    origin: &str,
+) -> Result<MaskTable, NeuronListError> {
+    let width = width(hidden);
+    let io = |e: std::io::Error| file_error(origin, e.to_string());
+    let mut file = File::open(path).map_err(io)?;
+    if let Some(depth) = npy_header_nesting(&mut file).map_err(io)?
+        && depth > MAX_NPY_HEADER_NESTING
+    {
+        return Err(file_error(
+            origin,
+            format!(
+                "the .npy header nests brackets {depth} deep; expected a plain header \
+                 such as {{'descr': '<f4', 'fortran_order': False, 'shape': (N, {width}), }}"
+            ),
+        ));
+    }
+    file.rewind().map_err(io)?;
+    let npy = npyz::NpyFile::new(BufReader::new(file))
+        .map_err(|e| file_error(origin, format!("not a readable .npy file: {e}")))?;
+    let shape = npy.shape().to_vec();
+    let (rows, cols) = match shape.as_slice() {
+        [h] => (1, *h as usize),
+        [n, h] => (*n as usize, *h as usize),
+        other => {
+            return Err(file_error(
+                origin,
+                format!("shape {other:?}; expected (N, {width}), (1, {width}) or ({width},)"),
+            ));
+        }
+    };
+    if cols != width || rows == 0 {
+        return Err(file_error(
+            origin,
+            format!("shape {shape:?}; expected (N, {width}), (1, {width}) or ({width},)"),
+        ));
+    }
+    let fortran = npy.order() == npyz::Order::Fortran;
+    let dtype = npy.dtype().descr();
+    let read_err = |e: std::io::Error| file_error(origin, format!("reading the data: {e}"));
+    macro_rules! try_types {
+        ($npy:expr, $($t:ty),*) => {{
+            let npy = $npy;
+            $(
+                let npy = match npy.try_data::<$t>() {
+                    Ok(reader) => {
+                        return reader
+                            .map(|v| v.map(|v| v as f32))
+                            .collect::<Result<Vec<f32>, _>>()
+                            .map_err(read_err)
+                            .and_then(|values| finish(values, rows, cols, fortran))
+                            .and_then(|values| MaskTable::from_values(hidden, values, semantics, origin));
+                    }
+                    Err(npy) => npy,
+                };
+            )*
+            drop(npy);
+        }};
+    }
+    fn finish(
+        values: Vec<f32>,
+        rows: usize,
+        cols: usize,
+        fortran: bool,
+    ) -> Result<Vec<f32>, NeuronListError> {
+        if !fortran || rows == 1 {
+            return Ok(values);
+        }
+        let mut out = vec![0.0; values.len()];
+        for r in 0..rows {
+            for c in 0..cols {
+                out[r * cols + c] = values[c * rows + r];
+            }
+        }
+        Ok(out)
+    }
+    // Booleans first (they do not convert with `as`), then every numeric dtype, all on the
+    // one open file: `try_data` hands the file back when the dtype does not match.
+    let npy = match npy.try_data::<bool>() {
+        Ok(reader) => {
+            let values = reader
+                .map(|v| v.map(|b| if b { 1.0 } else { 0.0 }))
+                .collect::<Result<Vec<f32>, _>>()
+                .map_err(read_err)?;
+            return MaskTable::from_values(
+                hidden,
+                finish(values, rows, cols, fortran)?,
+                semantics,
+                origin,
+            );
+        }
+        Err(npy) => npy,
+    };
+    try_types!(npy, f32, f64, i64, i32, i16, i8, u64, u32, u16, u8);
+    Err(file_error(
+        origin,
+        format!("dtype `{dtype}`; expected bool, an integer or a float type"),
+    ))
+}
+
+fn read_jsonl(path: &Path, hidden: &[usize], origin: &str) -> Result<MaskTable, NeuronListError> {
+    let file = File::open(path).map_err(|e| file_error(origin, e.to_string()))?;
+    let mut rows = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let where_ = format!("{origin}: line {}", n + 1);
+        let line = line.map_err(|e| file_error(&where_, e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| file_error(&where_, format!("invalid JSON: {e}")))?;
+        rows.push(row_from_json(&value, hidden, &where_)?);
+    }
+    if rows.is_empty() {
+        return Err(file_error(
+            origin,
+            "no lines; expected one JSON object per input".into(),
+        ));
+    }
+    MaskTable::from_values(hidden, rows.concat(), MaskSemantics::Keep, origin)
+}
+
+/// One keep row from `{"off": [...]}` or `{"keep": [...]}` (a stream line, a JSONL line).
+pub fn row_from_json(
+    value: &serde_json::Value,
+    hidden: &[usize],
+    origin: &str,
+) -> Result<Vec<f32>, NeuronListError> {
+    let (key, list) = match (value.get("off"), value.get("keep")) {
+        (Some(list), None) => ("off", list),
+        (None, Some(list)) => ("keep", list),
+        (Some(_), Some(_)) => {
+            return Err(file_error(
+                origin,
+                "both `off` and `keep` given; expected one".into(),
+            ));
+        }
+        (None, None) => return Ok(MaskTable::all_on(hidden).row(0).to_vec()),
+    };
+    let items = list
+        .as_array()
+        .ok_or_else(|| file_error(origin, format!("`{key}` must be a list of neurons")))?;
+    let names = items
+        .iter()
+        .map(|v| match v {
+            serde_json::Value::Number(n) => Ok(n.to_string()),
+            serde_json::Value::String(s) => Ok(s.clone()),
+            other => Err(file_error(
+                origin,
+                format!("`{key}` holds {other}; expected an index or \"layer:index\""),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let listed = if names.is_empty() {
+        vec![Vec::new(); hidden.len()]
+    } else {
+        parse_neuron_list(&names.join(","), hidden, &format!("{origin}: `{key}`"))?
+    };
+    let table = if key == "off" {
+        MaskTable::broadcast_off(hidden, &listed)
+    } else {
+        MaskTable::broadcast_keep_only(hidden, &listed)
+    };
+    Ok(table.row(0).to_vec())
+}
