@@ -47,7 +47,7 @@ fn neuron_that_matters(p: &Predictor, inputs: &InputSet) -> (usize, usize, f32) 
     let out = p
         .hidden_and_logits(&inputs.pixels, &p.default_masks())
         .expect("forward");
-    let w = infer::predictor::host_vec(p.model.output.weight.val(), "weights").expect("weights");
+    let w = infer::host::host_vec(p.model.output.weight.val(), "weights").expect("weights");
     let classes = out.predictions.classes;
     let softmax = |logits: &[f32]| -> Vec<f32> {
         let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);

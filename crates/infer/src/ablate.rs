@@ -17,7 +17,8 @@ use model::artifact::write_atomic;
 use model::{ArtifactDir, MaskTable};
 use serde::{Deserialize, Serialize};
 
-use crate::predictor::{BATCH, Predictor, host_vec};
+use crate::host::{host_vec, transpose};
+use crate::predictor::{BATCH, Predictor};
 
 /// How a neuron is switched off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,13 +203,10 @@ pub fn neuron_means(predictor: &Predictor, pixels: &[f32]) -> Result<Vec<f32>> {
         let end = (start + BATCH).min(n);
         let images = predictor.images(pixels, start..end);
         let masks = defaults.masks_for(start..end, &predictor.device)?;
-        let col: Vec<f32> = predictor
-            .model
-            .last_hidden(images, &masks)?
-            .sum_dim(0)
-            .into_data()
-            .try_into_vec_as::<f32>()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let col = host_vec(
+            predictor.model.last_hidden(images, &masks)?.sum_dim(0),
+            "activation sums",
+        )?;
         for (s, v) in sum.iter_mut().zip(col) {
             *s += v as f64;
         }
@@ -554,12 +552,7 @@ fn fused_sweep(s: &HostState, labels: &[u8], means: Option<&[f32]>) -> SweepTota
     use rayon::prelude::*;
     let (hidden, classes) = (s.hidden, s.classes);
     // W transposed to [classes x hidden]: class c's weights over all neurons are contiguous.
-    let mut wt = vec![0f32; classes * hidden];
-    for j in 0..hidden {
-        for c in 0..classes {
-            wt[c * hidden + j] = s.w[j * classes + c];
-        }
-    }
+    let wt = transpose(&s.w, [hidden, classes]);
     let targets: Vec<f32> = match means {
         Some(m) => m.to_vec(),
         None => vec![0.0; hidden],

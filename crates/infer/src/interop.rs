@@ -16,23 +16,11 @@ use model::artifact::{save_config, save_model, write_atomic};
 use model::{ArtifactDir, ExperimentConfig, MaskedMlp, MaskedMlpConfig};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::host::{host_vec, transpose};
+
 fn host(t: Tensor<2>) -> Result<(Vec<f32>, [usize; 2])> {
     let dims = t.dims();
-    let v = t
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading weights: {e:?}"))?;
-    Ok((v, dims))
-}
-
-fn transpose(v: &[f32], [rows, cols]: [usize; 2]) -> Vec<f32> {
-    let mut out = vec![0.0; v.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = v[r * cols + c];
-        }
-    }
-    out
+    Ok((host_vec(t, "weights")?, dims))
 }
 
 fn le_bytes(v: &[f32]) -> Vec<u8> {
@@ -56,11 +44,7 @@ pub fn export(model: &MaskedMlp, path: &Path) -> Result<()> {
             vec![d_out, d_in],
         ));
         let bias = match &linear.bias {
-            Some(b) => b
-                .val()
-                .into_data()
-                .try_into_vec_as::<f32>()
-                .map_err(|e| anyhow::anyhow!("reading bias: {e:?}"))?,
+            Some(b) => host_vec(b.val(), "bias")?,
             None => vec![0.0; d_out],
         };
         named.push((format!("{name}.bias"), le_bytes(&bias), vec![d_out]));

@@ -6,6 +6,7 @@
 pub mod ablate;
 pub mod bench;
 pub mod grid;
+pub mod host;
 pub mod inputs;
 pub mod interop;
 pub mod masks;

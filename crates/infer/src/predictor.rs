@@ -8,6 +8,7 @@ use burn::prelude::*;
 use model::artifact::{load_config, load_model};
 use model::{ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedMlp};
 
+use crate::host::host_vec;
 use crate::sparse::SparseMlp;
 
 /// Inputs per forward pass.
@@ -332,11 +333,4 @@ impl Predictor {
             predictions: Predictions { classes, logits },
         })
     }
-}
-
-/// A tensor's values, read back to the host.
-pub fn host_vec(t: Tensor<2>, what: &str) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| anyhow::anyhow!("reading {what} back: {e:?}"))
 }

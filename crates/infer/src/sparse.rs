@@ -9,10 +9,11 @@
 //! results equal Burn's up to float summation order (the tests compare the two).
 
 use anyhow::{Result, anyhow, bail};
-use burn::prelude::*;
 use macerator::{Simd, with_simd};
 use model::{MaskTable, MaskedMlp};
 use rayon::prelude::*;
+
+use crate::host::{host_vec, transpose};
 
 /// Images per rayon task; a task walks them in tiles.
 const CHUNK: usize = 256;
@@ -44,19 +45,13 @@ struct HostLinear {
 impl HostLinear {
     fn from_linear(layer: &burn::nn::Linear) -> Result<Self> {
         let [inputs, outputs] = layer.weight.dims();
-        let w = host_values(layer.weight.val())?;
+        let w = host_vec(layer.weight.val(), "weights")?;
         let mut bias = match &layer.bias {
-            Some(b) => host_values(b.val())?,
+            Some(b) => host_vec(b.val(), "bias")?,
             None => vec![0.0; outputs],
         };
         let (weight, padded) = if outputs < NARROW {
-            let mut t = vec![0.0; outputs * inputs];
-            for k in 0..inputs {
-                for c in 0..outputs {
-                    t[c * inputs + k] = w[k * outputs + c];
-                }
-            }
-            (t, outputs)
+            (transpose(&w, [inputs, outputs]), outputs)
         } else {
             let padded = outputs.div_ceil(COLS) * COLS;
             let mut p = vec![0.0; inputs * padded];
@@ -193,13 +188,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + tail
-}
-
-fn host_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
-    tensor
-        .into_data()
-        .try_into_vec_as::<f32>()
-        .map_err(|e| anyhow!("reading weights to the host: {e:?}"))
 }
 
 /// A masked MLP copied to host memory, run by the zero-skipping kernel.
