@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use burn::prelude::*;
-use model::artifact::{save_config, save_model};
-use model::{ArtifactDir, ExperimentConfig, MaskedMlpConfig};
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
@@ -40,16 +37,7 @@ fn binary(name: &str) -> PathBuf {
 /// A 784-600-10 network with its default (random) initialisation, saved as `train` would.
 fn model_dir(root: &Path) -> PathBuf {
     let dir = root.join("model");
-    let device = Device::flex();
-    let config = ExperimentConfig::new(
-        MaskedMlpConfig::new().with_hidden(vec![600]),
-        burn::optim::AdamConfig::new(),
-    );
-    let model = config.model.init(&device);
-    let art = ArtifactDir::new(&dir);
-    std::fs::create_dir_all(&dir).expect("model dir");
-    save_config(&config, &art.config()).expect("config");
-    save_model(&model, &art.model()).expect("model");
+    test_support::save_model_dir(&dir, &[600], 10, test_support::Weights::Default);
     dir
 }
 

@@ -3,7 +3,6 @@
 // Index loops mirror the maths of the oracles they implement.
 #![allow(clippy::needless_range_loop)]
 
-use burn::module::Param;
 use burn::prelude::*;
 use model::{HiddenMasks, MaskError, MaskedMlp, MaskedMlpConfig, NeuronMask};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
@@ -29,14 +28,7 @@ fn small_model(hidden: Vec<usize>, seed: u64) -> MaskedMlp {
             .map(|_| rng.random_range(-1.0..1.0))
             .collect();
         let b: Vec<f32> = (0..d_out).map(|_| rng.random_range(bias_lo..1.0)).collect();
-        linear.weight = Param::from_tensor(Tensor::from_data(
-            TensorData::new(w, [d_in, d_out]),
-            &device,
-        ));
-        linear.bias = Some(Param::from_tensor(Tensor::from_data(
-            TensorData::new(b, [d_out]),
-            &device,
-        )));
+        test_support::set_linear(linear, w, b);
     };
     for layer in model.hidden.iter_mut() {
         fill(layer, 0.2);

@@ -98,13 +98,9 @@ fn gzip_to(path: &Path, bytes: &[u8]) {
 }
 
 /// `n` noisy 28x28 images whose class is a bright horizontal band (rows 2c+3 and 2c+4).
-fn banded_images(n: usize, mut state: u64) -> (Vec<u8>, Vec<u8>) {
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 33) as u32
-    };
+fn banded_images(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut rng = test_support::Lcg::new(seed);
+    let mut next = move || rng.next_u32();
     let (mut pixels, mut labels) = (Vec::with_capacity(n * PIXELS), Vec::with_capacity(n));
     for i in 0..n {
         let class = (i % 10) as u8;
