@@ -882,3 +882,66 @@ impl Progress {
         }
     }
 }
+
+/// What an ablation study asks for, beside the model and the inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyRequest {
+    /// The hidden layer to sweep (`None`: the last).
+    pub layer: Option<usize>,
+    pub mode: AblationMode,
+    /// A groups file: one set of neurons a line, switched off together.
+    pub groups: Option<std::path::PathBuf>,
+    /// Also switch neurons off one after another, least important first.
+    pub cumulative: bool,
+}
+
+/// What an ablation study found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Study {
+    pub ablation: Ablation,
+    pub layer: usize,
+    /// Wall time of the sweep alone.
+    #[serde(skip)]
+    pub sweep_seconds: f64,
+    pub groups: Option<Vec<GroupEffect>>,
+    pub cumulative: Option<PruningCurve>,
+}
+
+/// `infer ablate`: sweep a layer of `predictor` over labelled inputs, then the groups and the
+/// pruning curve when asked. `means` are the neuron means for [`AblationMode::Mean`] (see
+/// [`cached_means`]).
+pub fn study(
+    predictor: &Predictor,
+    pixels: &[f32],
+    labels: &[u8],
+    request: &StudyRequest,
+    means: Option<&[f32]>,
+) -> Result<Study> {
+    let last = predictor.hidden().len() - 1;
+    let layer = request.layer.unwrap_or(last);
+    if request.cumulative && layer != last {
+        bail!("--cumulative follows the last hidden layer; drop --layer {layer}");
+    }
+    let started = std::time::Instant::now();
+    let ablation = sweep_layer(predictor, pixels, labels, layer, request.mode, means)?;
+    let sweep_seconds = started.elapsed().as_secs_f64();
+    let groups = match &request.groups {
+        Some(path) => {
+            let sets = read_groups(path, predictor.hidden())?;
+            Some(groups(predictor, pixels, labels, &sets, means)?)
+        }
+        None => None,
+    };
+    let cumulative = if request.cumulative {
+        Some(cumulative(predictor, pixels, labels, &ablation, means)?)
+    } else {
+        None
+    };
+    Ok(Study {
+        ablation,
+        layer,
+        sweep_seconds,
+        groups,
+        cumulative,
+    })
+}

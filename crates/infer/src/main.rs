@@ -99,13 +99,16 @@ fn run(args: InferArgs) -> Result<()> {
 fn ablate(a: &cli::AblateArgs) -> Result<()> {
     use infer::ablate::{self, AblationMode};
     let predictor = a.model.load()?;
-    let mut inputs = match &a.images {
-        Some(images) => infer::InputSet::idx(images, a.labels.as_deref())?,
-        None => infer::InputSet::mnist_test(a.data_dir.as_deref())?,
+    let source = match &a.images {
+        Some(images) => infer::InputSource::Idx {
+            images: images.clone(),
+            labels: a.labels.clone(),
+        },
+        None => infer::InputSource::TestSet {
+            data_dir: a.data_dir.clone(),
+        },
     };
-    if let Some(n) = a.limit {
-        inputs.truncate(n);
-    }
+    let inputs = infer::InputSet::load(&source, a.limit)?;
     let labels = inputs
         .labels
         .clone()
@@ -122,77 +125,64 @@ fn ablate(a: &cli::AblateArgs) -> Result<()> {
             },
         )?),
     };
-    let started = std::time::Instant::now();
-    let layer = a.layer.unwrap_or(predictor.hidden().len() - 1);
-    let result = ablate::sweep_layer(
+    let request = ablate::StudyRequest {
+        layer: a.layer,
+        mode: a.mode,
+        groups: a.groups.clone(),
+        cumulative: a.cumulative.is_some(),
+    };
+    let study = ablate::study(
         &predictor,
         &inputs.pixels,
         &labels,
-        layer,
-        a.mode,
+        &request,
         means.as_deref(),
     )?;
-    let seconds = started.elapsed().as_secs_f64();
     if let Some(out) = &a.output {
-        ablate::write_csv(out, &result)?;
+        ablate::write_csv(out, &study.ablation)?;
     }
     if let Some(plot) = &a.plot {
-        infer::plots::draw_ablation(plot, &result, a.top)?;
-        infer::plots::draw_per_class(&infer::plots::per_class_path(plot), &result, a.top)?;
+        infer::plots::draw_ablation(plot, &study.ablation, a.top)?;
+        infer::plots::draw_per_class(&infer::plots::per_class_path(plot), &study.ablation, a.top)?;
     }
-    let groups = match &a.groups {
-        Some(path) => {
-            let sets = ablate::read_groups(path, predictor.hidden())?;
-            Some(ablate::groups(
-                &predictor,
-                &inputs.pixels,
-                &labels,
-                &sets,
-                means.as_deref(),
-            )?)
-        }
-        None => None,
-    };
-    let curve = match &a.cumulative {
-        Some(_) if layer + 1 != predictor.hidden().len() => {
-            anyhow::bail!("--cumulative follows the last hidden layer; drop --layer {layer}")
-        }
-        Some(path) => {
-            let curve = ablate::cumulative(
-                &predictor,
-                &inputs.pixels,
-                &labels,
-                &result,
-                means.as_deref(),
-            )?;
-            infer::plots::draw_pruning_curve(path, &curve)?;
-            Some(curve)
-        }
-        None => None,
-    };
+    if let (Some(curve), Some(path)) = (&study.cumulative, &a.cumulative) {
+        infer::plots::draw_pruning_curve(path, curve)?;
+    }
     if a.json {
-        let json = serde_json::json!({ "ablation": result, "groups": groups, "cumulative": curve });
+        let json = serde_json::json!({
+            "ablation": study.ablation,
+            "groups": study.groups,
+            "cumulative": study.cumulative,
+        });
         println!("{json}");
-        return Ok(());
+    } else {
+        print_study(a, &study, &inputs.origin);
     }
+    Ok(())
+}
+
+/// The terminal report of `infer ablate`.
+fn print_study(a: &cli::AblateArgs, study: &infer::ablate::Study, origin: &str) {
+    let result = &study.ablation;
     println!(
         "{} inputs ({}); intact model: accuracy {:.2}%, loss {:.4}",
         result.inputs,
-        inputs.origin,
+        origin,
         result.baseline_accuracy * 100.0,
         result.baseline_loss
     );
     println!(
-        "swept {} neurons of hidden layer {} ({:?} mode) in {seconds:.2}s",
+        "swept {} neurons of hidden layer {} ({:?} mode) in {:.2}s",
         result.effects.len(),
-        layer,
-        a.mode
+        study.layer,
+        a.mode,
+        study.sweep_seconds
     );
     println!(
         "{:>4}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
         "rank", "neuron", "accuracy", "Δaccuracy", "loss", "Δloss"
     );
-    for e in ablate::top(&result, a.top) {
+    for e in infer::ablate::top(result, a.top) {
         println!(
             "{:>4}  {:>6}  {:>8.2}%  {:>+8.2}%  {:>8.4}  {:>+8.4}",
             e.rank,
@@ -210,7 +200,7 @@ fn ablate(a: &cli::AblateArgs) -> Result<()> {
         let per_class = infer::plots::per_class_path(plot);
         println!("plots: {} and {}", plot.display(), per_class.display());
     }
-    for g in groups.iter().flatten() {
+    for g in study.groups.iter().flatten() {
         println!(
             "group (line {}, {} neurons): accuracy {:.2}% ({:+.2}%), loss {:.4} ({:+.4})",
             g.line,
@@ -221,7 +211,7 @@ fn ablate(a: &cli::AblateArgs) -> Result<()> {
             g.delta_loss
         );
     }
-    if let (Some(curve), Some(path)) = (&curve, &a.cumulative) {
+    if let (Some(curve), Some(path)) = (&study.cumulative, &a.cumulative) {
         println!(
             "pruning: {} of {} neurons can be switched off (least important first) with accuracy within 1 point of {:.2}%; curve: {}",
             curve.removable_within_1pp,
@@ -230,7 +220,6 @@ fn ablate(a: &cli::AblateArgs) -> Result<()> {
             path.display()
         );
     }
-    Ok(())
 }
 
 fn serve(a: &cli::ServeArgs) -> Result<()> {
