@@ -25,7 +25,7 @@ use model::{
 };
 
 use crate::checkpoint::AtomicCheckpointer;
-use crate::divergence::DivergenceGuard;
+use crate::divergence::{Divergence, DivergenceGuard};
 use crate::progress::{LineRenderer, SplitClock, SplitTimes};
 use crate::report;
 
@@ -75,10 +75,9 @@ pub struct ConfigOverrides {
     pub train_mask: Option<TrainMaskChoice>,
 }
 
-/// The config a run uses: `base` with `overrides` applied on top, validated.
-pub fn resolve_config(base: &ConfigBase, overrides: &ConfigOverrides) -> Result<ExperimentConfig> {
-    let resume = matches!(base, ConfigBase::Resume(_));
-    let (mut config, origin) = match base {
+/// The base config and the file it came from (for messages).
+fn base_config(base: &ConfigBase) -> Result<(ExperimentConfig, PathBuf)> {
+    Ok(match base {
         ConfigBase::Resume(artifacts) => {
             let path = artifacts.config();
             if !path.is_file() {
@@ -96,7 +95,13 @@ pub fn resolve_config(base: &ConfigBase, overrides: &ConfigOverrides) -> Result<
                 .context("the built-in configs/mnist-mlp.json is invalid")?;
             (config, PathBuf::from("configs/mnist-mlp.json"))
         }
-    };
+    })
+}
+
+/// The config a run uses: `base` with `overrides` applied on top, validated.
+pub fn resolve_config(base: &ConfigBase, overrides: &ConfigOverrides) -> Result<ExperimentConfig> {
+    let resume = matches!(base, ConfigBase::Resume(_));
+    let (mut config, origin) = base_config(base)?;
     let o = overrides;
     // Override values are checked here, so that the error names the flag rather than the file.
     for (flag, value) in [("--epochs", o.epochs), ("--batch-size", o.batch_size)] {
@@ -138,15 +143,24 @@ pub fn resolve_config(base: &ConfigBase, overrides: &ConfigOverrides) -> Result<
         }
         config.model.hidden = hidden.clone();
     }
-    let hidden = config.model.hidden.clone();
-    match &o.train_mask {
-        None => {}
-        Some(TrainMaskChoice::Off(list)) => {
-            let off = parse_neuron_list(list, &hidden, "--train-off")?;
-            config.train_mask = MaskPolicy::Fixed { off };
-        }
-        Some(TrainMaskChoice::File { path, semantics }) => {
-            let table = data::mask_files::read(path, &hidden, *semantics, 1)?;
+    if let Some(choice) = &o.train_mask {
+        config.train_mask = train_mask_policy(choice, &config)?;
+    }
+    config
+        .validate()
+        .with_context(|| format!("config from {}", origin.display()))?;
+    Ok(config)
+}
+
+/// The training-mask policy `choice` names for the network `config` describes.
+fn train_mask_policy(choice: &TrainMaskChoice, config: &ExperimentConfig) -> Result<MaskPolicy> {
+    let hidden = &config.model.hidden;
+    Ok(match choice {
+        TrainMaskChoice::Off(list) => MaskPolicy::Fixed {
+            off: parse_neuron_list(list, hidden, "--train-off")?,
+        },
+        TrainMaskChoice::File { path, semantics } => {
+            let table = data::mask_files::read(path, hidden, *semantics, 1)?;
             if !table.is_broadcast() {
                 bail!(
                     "--train-mask {}: {} rows; a fixed training mask is a single row (the same for every sample)",
@@ -154,21 +168,15 @@ pub fn resolve_config(base: &ConfigBase, overrides: &ConfigOverrides) -> Result<
                     table.rows()
                 );
             }
-            config.train_mask = MaskPolicy::Fixed {
+            MaskPolicy::Fixed {
                 off: table.off_per_layer(),
-            };
+            }
         }
-        Some(TrainMaskChoice::LesionProb(p)) => {
-            config.train_mask = MaskPolicy::RandomOff {
-                p: *p,
-                seed: config.seed,
-            };
-        }
-    }
-    config
-        .validate()
-        .with_context(|| format!("config from {}", origin.display()))?;
-    Ok(config)
+        TrainMaskChoice::LesionProb(p) => MaskPolicy::RandomOff {
+            p: *p,
+            seed: config.seed,
+        },
+    })
 }
 
 /// Default artifact directory: `artifacts/<config file stem>` (`artifacts/mnist-mlp` for the
@@ -329,6 +337,52 @@ pub fn run(
     // Recorded before anything slow, so that a run killed at any later moment can --resume.
     save_config(config, &artifacts.config())?;
 
+    let (train_split, test_split) = load_splits(config, data)?;
+
+    let times = Arc::new(Mutex::new(SplitTimes::default()));
+    let trained = match resume_from {
+        Some(last) if last >= config.epochs => {
+            println!(
+                "checkpoint {last} already covers the {} requested epoch(s); nothing to train",
+                config.epochs
+            );
+            load_checkpoint(config, &artifacts, last, &selected.device)?
+        }
+        _ => fit(
+            config,
+            &devices,
+            options.workers,
+            &artifacts,
+            &train_split,
+            &test_split,
+            resume_from,
+            times.clone(),
+        )?,
+    };
+
+    save_model(&trained, &artifacts.model())?;
+    let (test_loss, test_accuracy) = evaluate(&trained, config, &test_split, &selected.device)?;
+
+    let times = times.lock().map(|t| t.clone()).unwrap_or_default();
+    let rows = report::collect_metrics(&artifacts, config.epochs, &times);
+    report::write_metrics_csv(&artifacts.metrics(), &rows)?;
+    report::draw_curves(&artifacts.curves(), &rows)
+        .map_err(|e| anyhow::anyhow!("{}: cannot draw: {e}", artifacts.curves().display()))?;
+    let summary = summarize(
+        config,
+        &times,
+        train_split.len(),
+        (test_loss, test_accuracy),
+        &selected.description,
+        started,
+    );
+    let json = serde_json::to_string_pretty(&summary)?;
+    write_atomic(&artifacts.summary(), json.as_bytes())?;
+    Ok(RunOutcome { summary, artifacts })
+}
+
+/// The run's splits, limited as the config says, announced on stdout with the model.
+fn load_splits(config: &ExperimentConfig, data: &MnistSource) -> Result<(MnistSplit, MnistSplit)> {
     let mut train_split = data.load(Split::Train)?;
     let mut test_split = data.load(Split::Test)?;
     if let Some(n) = config.limit_train {
@@ -352,68 +406,54 @@ pub fn run(
         config.seed,
         describe_policy(&config.train_mask)
     );
+    Ok((train_split, test_split))
+}
 
-    let times = Arc::new(Mutex::new(SplitTimes::default()));
-    let trained = match resume_from {
-        Some(last) if last >= config.epochs => {
-            println!(
-                "checkpoint {last} already covers the {} requested epoch(s); nothing to train",
-                config.epochs
-            );
-            let record = ModuleRecord::load(artifacts.checkpoint_model(last)).map_err(|e| {
-                anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display())
-            })?;
-            config
-                .model
-                .init(&selected.device)
-                .try_load_record(record)
-                .map_err(|e| {
-                    anyhow::anyhow!("{}: {e}", artifacts.checkpoint_model(last).display())
-                })?
-        }
-        _ => fit(
-            config,
-            &devices,
-            options.workers,
-            &artifacts,
-            &train_split,
-            &test_split,
-            resume_from,
-            times.clone(),
-        )?,
-    };
+/// The weights of checkpoint `epoch`, when it already covers every requested epoch.
+fn load_checkpoint(
+    config: &ExperimentConfig,
+    artifacts: &ArtifactDir,
+    epoch: usize,
+    device: &Device,
+) -> Result<MaskedMlp> {
+    let path = artifacts.checkpoint_model(epoch);
+    let record =
+        ModuleRecord::load(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    config
+        .model
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
 
-    save_model(&trained, &artifacts.model())?;
-    let (test_loss, test_accuracy) = evaluate(&trained, config, &test_split, &selected.device)?;
-
-    let times = times.lock().map(|t| t.clone()).unwrap_or_default();
-    let rows = report::collect_metrics(&artifacts, config.epochs, &times);
-    report::write_metrics_csv(&artifacts.metrics(), &rows)?;
-    report::draw_curves(&artifacts.curves(), &rows)
-        .map_err(|e| anyhow::anyhow!("{}: cannot draw: {e}", artifacts.curves().display()))?;
-
+/// `summary.json`'s figures.
+fn summarize(
+    config: &ExperimentConfig,
+    times: &SplitTimes,
+    train_samples: usize,
+    (test_loss, test_accuracy): (f64, f64),
+    device: &str,
+    started: Instant,
+) -> TrainingSummary {
     let epoch_seconds: Vec<f64> = (1..=config.epochs)
         .filter_map(|e| times.seconds(e, "train"))
         .collect();
-    let trained_images = epoch_seconds.len() * train_split.len();
+    let trained_images = epoch_seconds.len() * train_samples;
     let train_secs: f64 = epoch_seconds.iter().sum();
-    let summary = TrainingSummary {
+    TrainingSummary {
         test_accuracy,
         test_loss,
         epochs: config.epochs,
         epoch_seconds,
-        device: selected.description.clone(),
-        train_samples: train_split.len(),
+        device: device.to_string(),
+        train_samples,
         train_samples_per_second: if train_secs > 0.0 {
             trained_images as f64 / train_secs
         } else {
             0.0
         },
         total_seconds: started.elapsed().as_secs_f64(),
-    };
-    let json = serde_json::to_string_pretty(&summary)?;
-    write_atomic(&artifacts.summary(), json.as_bytes())?;
-    Ok(RunOutcome { summary, artifacts })
+    }
 }
 
 fn describe_policy(policy: &MaskPolicy) -> String {
@@ -529,29 +569,34 @@ fn fit(
         bail!("training failed: {error}");
     }
     if let Some(d) = diverged.lock().ok().and_then(|d| *d) {
-        let kept = match artifacts.last_complete_checkpoint() {
-            Some(e) => format!(
-                "the last good checkpoint, epoch {e}, is kept in {}; continue from it with \
-                 --resume and a smaller --lr",
-                artifacts.checkpoints().display()
-            ),
-            None => "no epoch finished, so there is no checkpoint; start again with a \
-                     smaller --lr"
-                .into(),
-        };
-        bail!(
-            "training diverged: the loss became {} in epoch {} (after {} training images; \
-             learning rate {:e}); stopped without saving that epoch: {kept}",
-            d.loss,
-            d.epoch,
-            d.items,
-            config.learning_rate
-        );
+        return Err(divergence_error(&d, artifacts, config.learning_rate));
     }
     if let Some(interruption) = result.interrupted {
         bail!("training was interrupted: {interruption:?}");
     }
     Ok(result.model.valid())
+}
+
+/// What a diverged run says: where it stopped and which checkpoint survives.
+fn divergence_error(d: &Divergence, artifacts: &ArtifactDir, learning_rate: f64) -> anyhow::Error {
+    let kept = match artifacts.last_complete_checkpoint() {
+        Some(e) => format!(
+            "the last good checkpoint, epoch {e}, is kept in {}; continue from it with \
+             --resume and a smaller --lr",
+            artifacts.checkpoints().display()
+        ),
+        None => "no epoch finished, so there is no checkpoint; start again with a \
+                 smaller --lr"
+            .into(),
+    };
+    anyhow::anyhow!(
+        "training diverged: the loss became {} in epoch {} (after {} training images; \
+         learning rate {:e}); stopped without saving that epoch: {kept}",
+        d.loss,
+        d.epoch,
+        d.items,
+        learning_rate
+    )
 }
 
 /// Validation and test see the network that inference will use: a fixed sub-network keeps its
