@@ -142,6 +142,15 @@ pub struct ExperimentConfig {
 /// two more copies).
 pub const MAX_PARAMETERS: u128 = 1 << 32;
 
+/// Refuse `field`'s value `found`, saying what was `expected`.
+fn bad(field: &str, expected: &str, found: String) -> Result<(), ConfigValueError> {
+    Err(ConfigValueError {
+        field: field.into(),
+        expected: expected.into(),
+        found,
+    })
+}
+
 /// A config value outside its meaningful range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("field `{field}` is {found}; expected {expected}")]
@@ -157,19 +166,8 @@ impl ExperimentConfig {
         Self::new(MaskedMlpConfig::new(), AdamConfig::new())
     }
 
-    /// Check every field before a run starts, so a bad value fails fast and by name.
-    pub fn validate(&self) -> Result<(), ConfigValueError> {
-        let bad = |field: &str, expected: &str, found: String| {
-            Err(ConfigValueError {
-                field: field.into(),
-                expected: expected.into(),
-                found,
-            })
-        };
-        if let Err(e) = self.model.validate() {
-            return bad("model", "a valid network", e.to_string());
-        }
-        // Sizes whose weights could never be allocated fail here, by name, not in the allocator.
+    /// Sizes whose weights could never be allocated fail here, by name, not in the allocator.
+    fn check_sizes(&self) -> Result<(), ConfigValueError> {
         let mut width = self.model.input_size;
         let layers = self
             .model
@@ -196,6 +194,11 @@ impl ExperimentConfig {
             }
             width = size;
         }
+        Ok(())
+    }
+
+    /// Adam's betas in [0, 1) and a positive epsilon.
+    fn check_adam(&self) -> Result<(), ConfigValueError> {
         // AdamConfig's fields are private to Burn; its JSON form is what the config file holds.
         let adam = serde_json::to_value(&self.optimizer).unwrap_or_default();
         for beta in ["beta_1", "beta_2"] {
@@ -220,6 +223,16 @@ impl ExperimentConfig {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Check every field before a run starts, so a bad value fails fast and by name.
+    pub fn validate(&self) -> Result<(), ConfigValueError> {
+        if let Err(e) = self.model.validate() {
+            return bad("model", "a valid network", e.to_string());
+        }
+        self.check_sizes()?;
+        self.check_adam()?;
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad(
                 "learning_rate",
