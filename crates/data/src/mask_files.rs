@@ -9,10 +9,6 @@ use std::path::Path;
 
 use model::{MaskSemantics, MaskTable, NeuronListError, parse_neuron_list};
 
-fn file_error(origin: &str, message: String) -> NeuronListError {
-    NeuronListError::file(origin, message)
-}
-
 /// Values in one row: every hidden neuron of every layer.
 fn width(hidden: &[usize]) -> usize {
     hidden.iter().sum()
@@ -82,7 +78,7 @@ pub fn read(
         let limit = MAX_HEADER_BYTES
             + (max_rows.max(1) as u64) * (width(hidden) as u64) * MAX_BYTES_PER_VALUE;
         if meta.len() > limit {
-            return Err(file_error(
+            return Err(NeuronListError::file(
                 &origin,
                 format!(
                     "is {} bytes; a mask file for {} input(s) and {} neurons is at most \
@@ -99,7 +95,7 @@ pub fn read(
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     if path.is_dir() {
-        return Err(file_error(
+        return Err(NeuronListError::file(
             &origin,
             "is a directory; expected a mask file".into(),
         ));
@@ -108,7 +104,7 @@ pub fn read(
         "csv" | "txt" => read_csv(path, hidden, semantics, &origin),
         "npy" => read_npy(path, hidden, semantics, &origin),
         "jsonl" | "json" => read_jsonl(path, hidden, &origin),
-        other => Err(file_error(
+        other => Err(NeuronListError::file(
             &origin,
             format!("unknown mask file type `.{other}`; expected .csv, .npy or .jsonl"),
         )),
@@ -122,10 +118,11 @@ fn read_csv(
     origin: &str,
 ) -> Result<MaskTable, NeuronListError> {
     let width = width(hidden);
-    let file = File::open(path).map_err(|e| file_error(origin, e.to_string()))?;
+    let file = File::open(path).map_err(|e| NeuronListError::file(origin, e.to_string()))?;
     let mut values = Vec::new();
     for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| file_error(origin, format!("row {}: {e}", n + 1)))?;
+        let line =
+            line.map_err(|e| NeuronListError::file(origin, format!("row {}: {e}", n + 1)))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -133,7 +130,7 @@ fn read_csv(
         for (c, cell) in line.split(',').enumerate() {
             let cell = cell.trim();
             let v: f32 = cell.parse().map_err(|_| {
-                file_error(
+                NeuronListError::file(
                     origin,
                     format!(
                         "row {}, column {}: `{cell}` is not a number; expected 0 or 1",
@@ -145,7 +142,7 @@ fn read_csv(
             values.push(v);
         }
         if values.len() - before != width {
-            return Err(file_error(
+            return Err(NeuronListError::file(
                 origin,
                 format!(
                     "row {} has {} values; expected {width} (one per hidden neuron)",
@@ -156,7 +153,7 @@ fn read_csv(
         }
     }
     if values.is_empty() {
-        return Err(file_error(
+        return Err(NeuronListError::file(
             origin,
             "no rows; expected rows of 0/1 values".into(),
         ));
@@ -171,12 +168,12 @@ fn read_npy(
     origin: &str,
 ) -> Result<MaskTable, NeuronListError> {
     let width = width(hidden);
-    let io = |e: std::io::Error| file_error(origin, e.to_string());
+    let io = |e: std::io::Error| NeuronListError::file(origin, e.to_string());
     let mut file = File::open(path).map_err(io)?;
     if let Some(depth) = npy_header_nesting(&mut file).map_err(io)?
         && depth > MAX_NPY_HEADER_NESTING
     {
-        return Err(file_error(
+        return Err(NeuronListError::file(
             origin,
             format!(
                 "the .npy header nests brackets {depth} deep; expected a plain header \
@@ -186,27 +183,28 @@ fn read_npy(
     }
     file.rewind().map_err(io)?;
     let npy = npyz::NpyFile::new(BufReader::new(file))
-        .map_err(|e| file_error(origin, format!("not a readable .npy file: {e}")))?;
+        .map_err(|e| NeuronListError::file(origin, format!("not a readable .npy file: {e}")))?;
     let shape = npy.shape().to_vec();
     let (rows, cols) = match shape.as_slice() {
         [h] => (1, *h as usize),
         [n, h] => (*n as usize, *h as usize),
         other => {
-            return Err(file_error(
+            return Err(NeuronListError::file(
                 origin,
                 format!("shape {other:?}; expected (N, {width}), (1, {width}) or ({width},)"),
             ));
         }
     };
     if cols != width || rows == 0 {
-        return Err(file_error(
+        return Err(NeuronListError::file(
             origin,
             format!("shape {shape:?}; expected (N, {width}), (1, {width}) or ({width},)"),
         ));
     }
     let fortran = npy.order() == npyz::Order::Fortran;
     let dtype = npy.dtype().descr();
-    let read_err = |e: std::io::Error| file_error(origin, format!("reading the data: {e}"));
+    let read_err =
+        |e: std::io::Error| NeuronListError::file(origin, format!("reading the data: {e}"));
     macro_rules! try_types {
         ($npy:expr, $($t:ty),*) => {{
             let npy = $npy;
@@ -261,27 +259,27 @@ fn read_npy(
         Err(npy) => npy,
     };
     try_types!(npy, f32, f64, i64, i32, i16, i8, u64, u32, u16, u8);
-    Err(file_error(
+    Err(NeuronListError::file(
         origin,
         format!("dtype `{dtype}`; expected bool, an integer or a float type"),
     ))
 }
 
 fn read_jsonl(path: &Path, hidden: &[usize], origin: &str) -> Result<MaskTable, NeuronListError> {
-    let file = File::open(path).map_err(|e| file_error(origin, e.to_string()))?;
+    let file = File::open(path).map_err(|e| NeuronListError::file(origin, e.to_string()))?;
     let mut rows = Vec::new();
     for (n, line) in BufReader::new(file).lines().enumerate() {
         let where_ = format!("{origin}: line {}", n + 1);
-        let line = line.map_err(|e| file_error(&where_, e.to_string()))?;
+        let line = line.map_err(|e| NeuronListError::file(&where_, e.to_string()))?;
         if line.trim().is_empty() {
             continue;
         }
         let value: serde_json::Value = serde_json::from_str(&line)
-            .map_err(|e| file_error(&where_, format!("invalid JSON: {e}")))?;
+            .map_err(|e| NeuronListError::file(&where_, format!("invalid JSON: {e}")))?;
         rows.push(row_from_json(&value, hidden, &where_)?);
     }
     if rows.is_empty() {
-        return Err(file_error(
+        return Err(NeuronListError::file(
             origin,
             "no lines; expected one JSON object per input".into(),
         ));
@@ -299,22 +297,22 @@ pub fn row_from_json(
         (Some(list), None) => ("off", list),
         (None, Some(list)) => ("keep", list),
         (Some(_), Some(_)) => {
-            return Err(file_error(
+            return Err(NeuronListError::file(
                 origin,
                 "both `off` and `keep` given; expected one".into(),
             ));
         }
         (None, None) => return Ok(MaskTable::all_on(hidden).row(0).to_vec()),
     };
-    let items = list
-        .as_array()
-        .ok_or_else(|| file_error(origin, format!("`{key}` must be a list of neurons")))?;
+    let items = list.as_array().ok_or_else(|| {
+        NeuronListError::file(origin, format!("`{key}` must be a list of neurons"))
+    })?;
     let names = items
         .iter()
         .map(|v| match v {
             serde_json::Value::Number(n) => Ok(n.to_string()),
             serde_json::Value::String(s) => Ok(s.clone()),
-            other => Err(file_error(
+            other => Err(NeuronListError::file(
                 origin,
                 format!("`{key}` holds {other}; expected an index or \"layer:index\""),
             )),

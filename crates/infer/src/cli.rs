@@ -381,3 +381,18 @@ impl PredictArgs {
         }
     }
 }
+
+impl AblateArgs {
+    /// Labelled IDX files, or the test set.
+    pub fn input_source(&self) -> InputSource {
+        match &self.images {
+            Some(images) => InputSource::Idx {
+                images: images.clone(),
+                labels: self.labels.clone(),
+            },
+            None => InputSource::TestSet {
+                data_dir: self.data_dir.clone(),
+            },
+        }
+    }
+}

@@ -99,16 +99,7 @@ fn run(args: InferArgs) -> Result<()> {
 fn ablate(a: &cli::AblateArgs) -> Result<()> {
     use infer::ablate::{self, AblationMode};
     let predictor = a.model.load()?;
-    let source = match &a.images {
-        Some(images) => infer::InputSource::Idx {
-            images: images.clone(),
-            labels: a.labels.clone(),
-        },
-        None => infer::InputSource::TestSet {
-            data_dir: a.data_dir.clone(),
-        },
-    };
-    let inputs = infer::InputSet::load(&source, a.limit)?;
+    let inputs = infer::InputSet::load(&a.input_source(), a.limit)?;
     let labels = inputs
         .labels
         .clone()

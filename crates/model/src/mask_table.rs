@@ -21,10 +21,6 @@ pub struct MaskTable {
     keep: Vec<f32>,
 }
 
-fn file_error(origin: &str, message: String) -> NeuronListError {
-    NeuronListError::file(origin, message)
-}
-
 impl MaskTable {
     fn width(hidden: &[usize]) -> usize {
         hidden.iter().sum()
@@ -93,7 +89,7 @@ impl MaskTable {
     ) -> Result<Self, NeuronListError> {
         let width = Self::width(hidden);
         if values.is_empty() || !values.len().is_multiple_of(width) {
-            return Err(file_error(
+            return Err(NeuronListError::file(
                 origin,
                 format!(
                     "{} values; expected a whole number of rows of {width} (one value per hidden neuron)",
@@ -104,7 +100,7 @@ impl MaskTable {
         let mut keep = values;
         for (i, v) in keep.iter_mut().enumerate() {
             if *v != 0.0 && *v != 1.0 {
-                return Err(file_error(
+                return Err(NeuronListError::file(
                     origin,
                     format!(
                         "row {}, column {} is {v}; expected exactly 0 or 1",
@@ -147,7 +143,7 @@ impl MaskTable {
         if self.rows == 1 || self.rows == inputs {
             Ok(())
         } else {
-            Err(file_error(
+            Err(NeuronListError::file(
                 origin,
                 format!(
                     "{} mask rows for {inputs} inputs; expected 1 (the same mask for all) or {inputs} (one per input)",
