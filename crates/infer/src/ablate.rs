@@ -17,7 +17,10 @@ use model::artifact::write_atomic;
 use model::{ArtifactDir, MaskTable};
 use serde::{Deserialize, Serialize};
 
-use crate::host::{host_vec, transpose};
+use kernels::score::{score_row, score_rows};
+use kernels::{SweepInput, SweepTotals};
+
+use crate::host::host_vec;
 use crate::predictor::{BATCH, Predictor};
 
 /// How a neuron is switched off.
@@ -143,7 +146,15 @@ pub fn sweep_layer(
     };
     let classes = predictor.config.model.num_classes;
     let totals = if layer == last {
-        fused_sweep(&host_state(predictor, pixels, n)?, labels, means)
+        let s = host_state(predictor, pixels, n)?;
+        let input = SweepInput {
+            hidden: s.hidden,
+            classes: s.classes,
+            activations: &s.h,
+            output_weight: &s.w,
+            logits: &s.base,
+        };
+        kernels::sweep(&input, labels, means)?
     } else {
         stacked_sweep(predictor, pixels, labels, layer)?
     };
@@ -385,24 +396,6 @@ fn host_state(predictor: &Predictor, pixels: &[f32], n: usize) -> Result<HostSta
     })
 }
 
-/// Correct count and summed cross-entropy of host logits `[n, C]`.
-fn host_score(logits: &[f32], labels: &[u8], classes: usize) -> (usize, f64) {
-    let (mut correct, mut loss) = (0usize, 0f64);
-    for (row, &label) in logits.chunks(classes).zip(labels) {
-        let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        let lse = max as f64
-            + row
-                .iter()
-                .map(|&l| ((l - max) as f64).exp())
-                .sum::<f64>()
-                .ln();
-        loss += lse - row[label as usize] as f64;
-        let pred = (0..classes).fold(0, |best, c| if row[c] > row[best] { c } else { best });
-        correct += usize::from(pred == label as usize);
-    }
-    (correct, loss)
-}
-
 /// Move neuron `j`'s contribution in `logits` from its activation to `target` (0 or its mean).
 fn shift_neuron(s: &HostState, logits: &mut [f32], j: usize, target: f32) {
     let wj = &s.w[j * s.classes..(j + 1) * s.classes];
@@ -467,7 +460,7 @@ pub fn groups(
     crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
     let s = host_state(predictor, pixels, labels.len())?;
     let total = labels.len() as f64;
-    let (base_correct, base_loss) = host_score(&s.base, labels, s.classes);
+    let (base_correct, base_loss) = score_rows(&s.base, labels, s.classes);
     Ok(groups
         .iter()
         .map(|(line, neurons)| {
@@ -475,7 +468,7 @@ pub fn groups(
             for &j in neurons {
                 shift_neuron(&s, &mut logits, j, means.map_or(0.0, |m| m[j]));
             }
-            let (correct, loss) = host_score(&logits, labels, s.classes);
+            let (correct, loss) = score_rows(&logits, labels, s.classes);
             GroupEffect {
                 line: *line,
                 neurons: neurons.clone(),
@@ -515,10 +508,10 @@ pub fn cumulative(
     let mut order: Vec<usize> = (0..s.hidden).collect();
     order.sort_by_key(|&j| std::cmp::Reverse(ablation.effects[j].rank));
     let mut logits = s.base.clone();
-    let mut accuracy = vec![host_score(&logits, labels, s.classes).0 as f64 / total];
+    let mut accuracy = vec![score_rows(&logits, labels, s.classes).0 as f64 / total];
     for &j in &order {
         shift_neuron(&s, &mut logits, j, means.map_or(0.0, |m| m[j]));
-        accuracy.push(host_score(&logits, labels, s.classes).0 as f64 / total);
+        accuracy.push(score_rows(&logits, labels, s.classes).0 as f64 / total);
     }
     let floor = accuracy[0] - 0.01;
     let removable_within_1pp = accuracy.iter().skip(1).take_while(|&&a| a >= floor).count();
@@ -527,239 +520,6 @@ pub fn cumulative(
         accuracy,
         removable_within_1pp,
     })
-}
-
-/// Cross-entropy (f64) and whether the first maximum is `label`, for one logits row.
-fn score_row(row: &[f32], label: usize) -> (bool, f64) {
-    let (mut max, mut arg) = (row[0], 0);
-    for (c, &l) in row.iter().enumerate().skip(1) {
-        if l > max {
-            max = l;
-            arg = c;
-        }
-    }
-    let sum: f64 = row.iter().map(|&l| (l - max).exp() as f64).sum();
-    (arg == label, max as f64 + sum.ln() - row[label] as f64)
-}
-
-/// All neurons in one pass over the samples: for sample n and neuron j only the logits row
-/// changes, by `(target_j - h[n, j]) * W[j, :]`, so each (n, j) costs one 10-wide update and
-/// a softmax. The work for one sample runs across all neurons at once (SIMD lanes are
-/// neurons), with an exp and a log of our own that the compiler can vectorise; where the
-/// change is zero (a neuron already silent on that sample, in zero mode) the sample keeps its
-/// intact score. Samples are split across threads.
-fn fused_sweep(s: &HostState, labels: &[u8], means: Option<&[f32]>) -> SweepTotals {
-    use rayon::prelude::*;
-    let (hidden, classes) = (s.hidden, s.classes);
-    // W transposed to [classes x hidden]: class c's weights over all neurons are contiguous.
-    let wt = transpose(&s.w, [hidden, classes]);
-    let targets: Vec<f32> = match means {
-        Some(m) => m.to_vec(),
-        None => vec![0.0; hidden],
-    };
-    let chunk = labels
-        .len()
-        .div_ceil(4 * rayon::current_num_threads().max(1))
-        .max(1);
-    labels
-        .par_chunks(chunk)
-        .enumerate()
-        .map(|(c, chunk_labels)| sweep_samples(s, &wt, &targets, chunk_labels, c * chunk))
-        .reduce(
-            || SweepTotals::zeros(hidden, classes),
-            |mut a, b| {
-                a.add(&b);
-                a
-            },
-        )
-}
-
-/// The sweep's work for `labels` (samples `first..`), compiled for the best SIMD level the
-/// CPU has and picked at run time.
-#[macerator::with_simd]
-// `S` is the instruction set the body is compiled for; the body itself never names it.
-#[allow(clippy::extra_unused_type_parameters)]
-fn sweep_samples<S: macerator::Simd>(
-    s: &HostState,
-    wt: &[f32],
-    targets: &[f32],
-    labels: &[u8],
-    first: usize,
-) -> SweepTotals {
-    let (hidden, classes) = (s.hidden, s.classes);
-    let mut out = SweepTotals::zeros(hidden, classes);
-    let mut d_correct = vec![0i32; hidden];
-    let mut d_class = vec![0i32; classes * hidden];
-    let mut d_loss = vec![0f64; hidden];
-    let (mut d, mut max, mut sum) = (vec![0f32; hidden], vec![0f32; hidden], vec![0f32; hidden]);
-    let (mut change, mut loss) = (vec![0i32; hidden], vec![0f32; hidden]);
-    let mut r = vec![0f32; classes * hidden];
-    for (k, &label) in labels.iter().enumerate() {
-        let n = first + k;
-        let label = label as usize;
-        let base = &s.base[n * classes..(n + 1) * classes];
-        let (hit, base_loss) = sweep_score(base, label);
-        out.base_correct += usize::from(hit);
-        out.base_loss += base_loss as f64;
-        let h = &s.h[n * hidden..(n + 1) * hidden];
-        for ((d, &t), &h) in d.iter_mut().zip(targets).zip(h) {
-            *d = t - h;
-        }
-        for c in 0..classes {
-            let row = &mut r[c * hidden..(c + 1) * hidden];
-            for ((r, &d), &w) in row
-                .iter_mut()
-                .zip(&d)
-                .zip(&wt[c * hidden..(c + 1) * hidden])
-            {
-                *r = d.mul_add(w, base[c]);
-            }
-        }
-        max.copy_from_slice(&r[..hidden]);
-        for c in 1..classes {
-            for (m, &v) in max.iter_mut().zip(&r[c * hidden..(c + 1) * hidden]) {
-                *m = m.max(v);
-            }
-        }
-        // The first maximum is the prediction: the label's logit must reach the maximum and
-        // beat every class before it.
-        let target = &r[label * hidden..(label + 1) * hidden];
-        for ((ch, &t), &m) in change.iter_mut().zip(target).zip(&max) {
-            *ch = i32::from(t >= m);
-        }
-        for c in 0..label {
-            for ((ch, &t), &v) in change
-                .iter_mut()
-                .zip(target)
-                .zip(&r[c * hidden..(c + 1) * hidden])
-            {
-                *ch &= i32::from(v < t);
-            }
-        }
-        sum.fill(0.0);
-        for c in 0..classes {
-            for ((s, &v), &m) in sum
-                .iter_mut()
-                .zip(&r[c * hidden..(c + 1) * hidden])
-                .zip(&max)
-            {
-                *s += exp(v - m);
-            }
-        }
-        for (((l, &m), &s), &t) in loss.iter_mut().zip(&max).zip(&sum).zip(target) {
-            *l = m + ln(s) - t;
-        }
-        let hit = i32::from(hit);
-        for j in 0..hidden {
-            // A zero shift leaves the sample as it was, exactly.
-            let moved = d[j] != 0.0;
-            let delta = if moved { change[j] - hit } else { 0 };
-            d_correct[j] += delta;
-            d_class[label * hidden + j] += delta;
-            d_loss[j] += if moved {
-                loss[j] as f64 - base_loss as f64
-            } else {
-                0.0
-            };
-        }
-    }
-    for j in 0..hidden {
-        out.correct[j] = (out.base_correct as i64 + d_correct[j] as i64) as usize;
-        out.loss[j] = out.base_loss + d_loss[j];
-        for c in 0..classes {
-            out.class_change[j * classes + c] = d_class[c * hidden + j] as i64;
-        }
-    }
-    out
-}
-
-/// Cross-entropy and whether the first maximum is `label`, for one logits row, with the same
-/// arithmetic as the vectorised sweep (so an unchanged row scores exactly the same).
-#[inline(always)]
-fn sweep_score(row: &[f32], label: usize) -> (bool, f32) {
-    let max = row.iter().copied().fold(row[0], f32::max);
-    let first = row.iter().position(|&v| v >= max).unwrap_or(0);
-    let sum: f32 = row.iter().map(|&v| exp(v - max)).sum();
-    (first == label, max + ln(sum) - row[label])
-}
-
-/// `e^x` for x <= 0 (Cephes' expf: x = k ln 2 + r, |r| <= ln 2 / 2, a degree-7 polynomial for
-/// e^r), accurate to a few ulp, in plain arithmetic the compiler vectorises. The integer k is
-/// rounded and turned into the exponent bits 2^k with the 1.5 * 2^23 trick (adding it leaves k
-/// in the low mantissa bits), because a float-to-int `as` cast does not vectorise.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23
-    let x = x.max(-87.0);
-    let t = x.mul_add(LOG2_E, SHIFT);
-    let k = t - SHIFT;
-    let r = k.mul_add(-0.693_359_4, x);
-    let r = k.mul_add(2.121_944_4e-4, r);
-    let p = 1.987_569_1e-4f32
-        .mul_add(r, 1.398_199_9e-3)
-        .mul_add(r, 8.333_452e-3)
-        .mul_add(r, 4.166_579_6e-2)
-        .mul_add(r, 0.166_666_65)
-        .mul_add(r, 0.5);
-    let y = (p * r).mul_add(r, r) + 1.0;
-    let exponent = t.to_bits().wrapping_sub(SHIFT.to_bits()).wrapping_add(127) << 23;
-    y * f32::from_bits(exponent)
-}
-
-/// `ln x` for normal positive x: x = 2^e m with m in [1, 2), ln m = 2 atanh((m - 1) / (m + 1))
-/// by its series (|z| < 1/3, terms to z^13: error below 1e-8).
-#[inline(always)]
-fn ln(x: f32) -> f32 {
-    let bits = x.to_bits();
-    let e = ((bits >> 23) & 0xff) as i32 - 127;
-    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-    let z = (m - 1.0) / (m + 1.0);
-    let z2 = z * z;
-    let series = z2
-        .mul_add(1.0 / 13.0, 1.0 / 11.0)
-        .mul_add(z2, 1.0 / 9.0)
-        .mul_add(z2, 1.0 / 7.0)
-        .mul_add(z2, 1.0 / 5.0)
-        .mul_add(z2, 1.0 / 3.0)
-        .mul_add(z2, 1.0);
-    (e as f32).mul_add(std::f32::consts::LN_2, 2.0 * z * series)
-}
-
-/// What a sweep adds up.
-struct SweepTotals {
-    base_correct: usize,
-    base_loss: f64,
-    correct: Vec<usize>,
-    loss: Vec<f64>,
-    /// `[hidden x classes]`: change in correct predictions among inputs of each true class.
-    class_change: Vec<i64>,
-}
-
-impl SweepTotals {
-    fn add(&mut self, other: &SweepTotals) {
-        self.base_correct += other.base_correct;
-        self.base_loss += other.base_loss;
-        for (a, b) in self.correct.iter_mut().zip(&other.correct) {
-            *a += b;
-        }
-        for (a, b) in self.loss.iter_mut().zip(&other.loss) {
-            *a += b;
-        }
-        for (a, b) in self.class_change.iter_mut().zip(&other.class_change) {
-            *a += b;
-        }
-    }
-
-    fn zeros(hidden: usize, classes: usize) -> Self {
-        Self {
-            base_correct: 0,
-            base_loss: 0.0,
-            correct: vec![0; hidden],
-            loss: vec![0.0; hidden],
-            class_change: vec![0; hidden * classes],
-        }
-    }
 }
 
 /// Rows of one stacked forward pass in `stacked_sweep`.
@@ -782,10 +542,9 @@ fn stacked_sweep(
     let mut out = SweepTotals::zeros(hidden, classes);
     let batch = BATCH.min(STACK_ROWS);
     let per_pass = (STACK_ROWS / batch).max(1);
-    let mut progress = Progress::new(
-        format!("sweeping hidden layer {layer}"),
-        hidden * n.div_ceil(batch),
-    );
+    let progress = indicatif::ProgressBar::new((hidden * n.div_ceil(batch)) as u64)
+        .with_message(format!("sweeping hidden layer {layer}"))
+        .with_style(progress_style());
     for start in (0..n).step_by(batch) {
         let range = start..(start + batch).min(n);
         let m = range.len();
@@ -833,54 +592,20 @@ fn stacked_sweep(
                     out.class_change[j * classes + label as usize] += change;
                 }
             }
-            progress.advance(js.len());
+            progress.inc(js.len() as u64);
         }
     }
-    progress.finish();
+    progress.finish_and_clear();
     Ok(out)
 }
 
-/// A one-line progress counter on stderr, shown only on a terminal (a pipe or CI log gets
-/// nothing). Redrawn at most ten times a second.
-struct Progress {
-    label: String,
-    total: usize,
-    done: usize,
-    shown: Option<std::time::Instant>,
-    terminal: bool,
-}
-
-impl Progress {
-    fn new(label: String, total: usize) -> Self {
-        use std::io::IsTerminal;
-        Self {
-            label,
-            total,
-            done: 0,
-            shown: None,
-            terminal: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn advance(&mut self, by: usize) {
-        self.done += by;
-        let due = self
-            .shown
-            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
-        if self.terminal && due {
-            eprint!(
-                "\r{}: {}/{} neuron-batches",
-                self.label, self.done, self.total
-            );
-            self.shown = Some(std::time::Instant::now());
-        }
-    }
-
-    fn finish(&mut self) {
-        if self.terminal && self.shown.is_some() {
-            eprint!("\r{}\r", " ".repeat(self.label.len() + 40));
-        }
-    }
+/// The look of the sweep's progress bar (drawn on stderr, only on a terminal).
+fn progress_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(
+        "{msg}: [{bar:30}] {pos}/{len} neuron-batches, {eta} left",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ")
 }
 
 /// What an ablation study asks for, beside the model and the inputs.

@@ -9,7 +9,7 @@ use model::artifact::{load_config, load_model};
 use model::{ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedMlp};
 
 use crate::host::host_vec;
-use crate::sparse::SparseMlp;
+use kernels::SparseMlp;
 
 /// Inputs per forward pass.
 pub const BATCH: usize = 1024;
@@ -111,7 +111,7 @@ impl Predictor {
     /// A predictor for a model already in memory; CPU devices get the sparse engine.
     pub fn new(config: ExperimentConfig, model: MaskedMlp, device: &Device) -> Result<Self> {
         let sparse = if backend::is_host(device) {
-            Some(Arc::new(SparseMlp::from_model(&model)?))
+            Some(Arc::new(crate::sparse::from_model(&model)?))
         } else {
             None
         };
@@ -139,7 +139,7 @@ impl Predictor {
             Engine::Burn => None,
             Engine::Sparse => match self.sparse.take() {
                 Some(s) => Some(s),
-                None => Some(Arc::new(SparseMlp::from_model(&self.model)?)),
+                None => Some(Arc::new(crate::sparse::from_model(&self.model)?)),
             },
         };
         Ok(())
@@ -221,7 +221,7 @@ impl Predictor {
         let Some(model) = self.model.compact(kept) else {
             return Ok(None);
         };
-        let net = Arc::new(SparseMlp::from_model(&model)?);
+        let net = Arc::new(crate::sparse::from_model(&model)?);
         *cache = Some((kept.to_vec(), net.clone()));
         Ok(Some(net))
     }
@@ -242,11 +242,11 @@ impl Predictor {
                 && let Some(small) = self.compacted_for(&kept)?
             {
                 let all_on = MaskTable::all_on(&small.hidden_sizes());
-                let logits = small.forward(pixels, &all_on, false)?.logits;
+                let logits = crate::sparse::forward(&small, pixels, &all_on, false)?.logits;
                 return Ok(Predictions { classes, logits });
             }
         }
-        let logits = sparse.forward(pixels, masks, false)?.logits;
+        let logits = crate::sparse::forward(sparse, pixels, masks, false)?.logits;
         Ok(Predictions { classes, logits })
     }
 }
@@ -306,7 +306,7 @@ impl Predictor {
         let width = self.hidden().last().copied().unwrap_or(0);
         let classes = self.config.model.num_classes;
         if let Some(sparse) = &self.sparse {
-            let out = sparse.forward(pixels, masks, true)?;
+            let out = crate::sparse::forward(sparse, pixels, masks, true)?;
             return Ok(HiddenAndLogits {
                 width,
                 hidden: out.last_hidden,

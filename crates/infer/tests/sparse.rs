@@ -125,8 +125,7 @@ fn sparse_hidden_activations_equal_burns() {
     let inputs = common::test_inputs(100);
     let table = MaskTable::random_off(p.hidden(), 100, 0.5, 1).expect("p");
     let sparse = p.sparse().expect("sparse engine on flex");
-    let got = sparse
-        .forward(&inputs.pixels, &table, true)
+    let got = infer::sparse::forward(sparse, &inputs.pixels, &table, true)
         .expect("forward")
         .last_hidden;
     let images = Tensor::<2>::from_data(

@@ -132,6 +132,11 @@ impl MaskTable {
         self.rows == 1
     }
 
+    /// Every keep value, row-major `rows x sum(hidden)`.
+    pub fn values(&self) -> &[f32] {
+        &self.keep
+    }
+
     /// The keep values of row `row` (all columns).
     pub fn row(&self, row: usize) -> &[f32] {
         let width = Self::width(&self.hidden);

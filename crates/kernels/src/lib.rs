@@ -1,0 +1,34 @@
+//! `kernels`: the CPU compute that neuromask runs itself instead of Burn's dense ops, and
+//! nothing else (no files, no command line, no printing, no Burn types).
+//!
+//! - [`SparseMlp`]: the masked forward pass that skips zero inputs (an MNIST image is ~80%
+//!   zero pixels, and switched-off neurons are zero too).
+//! - [`sweep`]: every last-hidden-layer neuron's ablation effect in about one forward pass,
+//!   with a vectorised exp and ln ([`fast_math`]).
+//! - [`score`]: argmax and cross-entropy of one logits row, the arithmetic the sweep and the
+//!   analyses share.
+//!
+//! Everything takes plain row-major `f32` slices in Burn's layouts (a Linear weight is
+//! `[inputs x outputs]`). Each kernel runs at the best instruction-set level the CPU has
+//! (AVX-512, AVX2+FMA, SSE4.2 or scalar, picked at run time); the `_at` variants take a
+//! [`SimdLevel`] so that tests can run every level this CPU supports.
+
+pub mod fast_math;
+pub mod masked_forward;
+pub mod score;
+pub mod simd;
+pub mod sweep;
+
+pub use masked_forward::{LinearParams, SparseMlp, SparseOutput};
+pub use simd::SimdLevel;
+pub use sweep::{SweepInput, SweepTotals, sweep, sweep_at};
+
+/// A kernel's inputs do not fit together (sizes, lengths, labels), or the asked instruction
+/// set is missing. The message says which value and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    #[error("{0}")]
+    Shape(String),
+    #[error("this CPU cannot run the {0:?} instruction set (it has {best:?})", best = SimdLevel::best())]
+    Unavailable(SimdLevel),
+}
