@@ -4,6 +4,7 @@
 
 pub mod batcher;
 pub mod checksum;
+pub mod csv_cells;
 pub mod embedded;
 pub mod idx;
 pub mod mask_files;

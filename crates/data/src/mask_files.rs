@@ -119,22 +119,29 @@ fn read_csv(
 ) -> Result<MaskTable, NeuronListError> {
     let width = width(hidden);
     let file = File::open(path).map_err(|e| NeuronListError::file(origin, e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(BufReader::new(file));
     let mut values = Vec::new();
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line =
-            line.map_err(|e| NeuronListError::file(origin, format!("row {}: {e}", n + 1)))?;
-        if line.trim().is_empty() {
+    // Byte records: a cell that is not UTF-8 is reported as not a number, like any other.
+    for (n, record) in reader.byte_records().enumerate() {
+        let record = record.map_err(|e| {
+            let row = e.position().map_or(n as u64 + 1, csv::Position::line);
+            NeuronListError::file(origin, format!("row {row}: {e}"))
+        })?;
+        let row = record.position().map_or(n as u64 + 1, csv::Position::line);
+        if record.iter().all(|cell| cell.trim_ascii().is_empty()) {
             continue;
         }
         let before = values.len();
-        for (c, cell) in line.split(',').enumerate() {
-            let cell = cell.trim();
+        for (c, cell) in record.iter().enumerate() {
+            let cell = String::from_utf8_lossy(cell.trim_ascii());
             let v: f32 = cell.parse().map_err(|_| {
                 NeuronListError::file(
                     origin,
                     format!(
-                        "row {}, column {}: `{cell}` is not a number; expected 0 or 1",
-                        n + 1,
+                        "row {row}, column {}: `{cell}` is not a number; expected 0 or 1",
                         c + 1
                     ),
                 )
@@ -145,8 +152,7 @@ fn read_csv(
             return Err(NeuronListError::file(
                 origin,
                 format!(
-                    "row {} has {} values; expected {width} (one per hidden neuron)",
-                    n + 1,
+                    "row {row} has {} values; expected {width} (one per hidden neuron)",
                     values.len() - before
                 ),
             ));
@@ -293,7 +299,17 @@ pub fn row_from_json(
     hidden: &[usize],
     origin: &str,
 ) -> Result<Vec<f32>, NeuronListError> {
-    let (key, list) = match (value.get("off"), value.get("keep")) {
+    row_from_lists(value.get("off"), value.get("keep"), hidden, origin)
+}
+
+/// A keep row from the `off` or `keep` list of a JSON mask line (`None`: not given).
+pub fn row_from_lists(
+    off: Option<&serde_json::Value>,
+    keep: Option<&serde_json::Value>,
+    hidden: &[usize],
+    origin: &str,
+) -> Result<Vec<f32>, NeuronListError> {
+    let (key, list) = match (off, keep) {
         (Some(list), None) => ("off", list),
         (None, Some(list)) => ("keep", list),
         (Some(_), Some(_)) => {

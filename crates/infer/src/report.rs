@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use model::artifact::write_atomic;
 use serde::Serialize;
 
@@ -104,13 +104,13 @@ pub fn write_rows(
     let mut out = String::new();
     match ext.as_str() {
         "csv" => {
+            let mut csv = csv::Writer::from_writer(Vec::new());
             let mut header = vec!["index".to_string(), "label".into(), "predicted".into()];
             header.extend((0..classes).map(|c| format!("p{c}")));
             if with_logits {
                 header.extend((0..classes).map(|c| format!("logit{c}")));
             }
-            out.push_str(&header.join(","));
-            out.push('\n');
+            csv.write_record(&header)?;
             for i in 0..predictions.len() {
                 let label = inputs
                     .labels
@@ -122,9 +122,9 @@ pub fn write_rows(
                 if with_logits {
                     cells.extend(predictions.logits(i).iter().map(|l| l.to_string()));
                 }
-                out.push_str(&cells.join(","));
-                out.push('\n');
+                csv.write_record(&cells)?;
             }
+            out = String::from_utf8(csv.into_inner().context("writing predictions")?)?;
         }
         "jsonl" | "json" => {
             for i in 0..predictions.len() {

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use anyhow::Result;
 use data::PIXELS;
 use model::MaskTable;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::predictor::Predictor;
@@ -25,6 +25,26 @@ pub struct Request {
     pub keep: Vec<f32>,
 }
 
+/// A request line as sent: which fields are there (any others are refused), each still as
+/// the JSON it was, so that every check below can quote it in its message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestLine {
+    #[serde(default, deserialize_with = "present")]
+    pixels: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    off: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    keep: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    scale: Option<Value>,
+}
+
+/// A field that is there, even as `null` (serde's `Option` would read `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 /// Parse `{"pixels": [...784], "off": [...] | "keep": [...], "scale": 255 | 1}`. `scale` says
 /// what the brightest pixel is (255 for bytes, 1 for 0..1 floats); `default_scale` applies when
 /// the line does not say; a line without `off` or `keep` gets `default_keep` (the model's
@@ -35,26 +55,31 @@ pub fn parse_request(
     default_scale: f32,
     default_keep: &[f32],
 ) -> Result<Request, String> {
+    // JSON syntax first, then the fields: a line that is not JSON says so whatever it holds.
     let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     if !value.is_object() {
         return Err("expected a JSON object with `pixels`".into());
     }
-    for key in value.as_object().into_iter().flat_map(|o| o.keys()) {
-        if !["pixels", "off", "keep", "scale"].contains(&key.as_str()) {
-            return Err(format!(
-                "unknown field `{key}`; expected pixels, off, keep, scale"
-            ));
+    let line: RequestLine = serde_json::from_value(value).map_err(|e| {
+        let e = e.to_string();
+        match e
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split_once('`'))
+        {
+            Some((key, _)) => format!("unknown field `{key}`; expected pixels, off, keep, scale"),
+            None => e,
         }
-    }
-    let scale = match value.get("scale") {
+    })?;
+    let scale = match &line.scale {
         None => default_scale,
         Some(s) => match s.as_f64() {
             Some(v) if v == 255.0 || v == 1.0 => v as f32,
             _ => return Err(format!("`scale` is {s}; expected 255 or 1")),
         },
     };
-    let pixels = value
-        .get("pixels")
+    let pixels = line
+        .pixels
+        .as_ref()
         .and_then(Value::as_array)
         .ok_or("missing `pixels`: expected a list of 784 numbers")?;
     if pixels.len() != PIXELS {
@@ -73,10 +98,11 @@ pub fn parse_request(
             )),
         })
         .collect::<Result<Vec<f32>, String>>()?;
-    let keep = if value.get("off").is_none() && value.get("keep").is_none() {
+    let keep = if line.off.is_none() && line.keep.is_none() {
         default_keep.to_vec()
     } else {
-        data::mask_files::row_from_json(&value, hidden, "mask").map_err(|e| e.to_string())?
+        data::mask_files::row_from_lists(line.off.as_ref(), line.keep.as_ref(), hidden, "mask")
+            .map_err(|e| e.to_string())?
     };
     Ok(Request { pixels, keep })
 }

@@ -131,12 +131,16 @@ fn sizes_that_do_not_fit_are_errors() {
     let layer = Layer::new(1, 5, 40);
     let output = Layer::new(2, 40, 3);
     let net = SparseMlp::new(&[layer.params()], &output.params()).expect("network");
-    let err = net.forward(&[0.0; 7], &[1.0; 40], false).expect_err("refused");
+    let err = net
+        .forward(&[0.0; 7], &[1.0; 40], false)
+        .expect_err("refused");
     assert_eq!(
         err.to_string(),
         "7 input values is not a whole number of 5-value inputs"
     );
-    let err = net.forward(&[0.0; 10], &[1.0; 60], false).expect_err("refused");
+    let err = net
+        .forward(&[0.0; 10], &[1.0; 60], false)
+        .expect_err("refused");
     assert!(
         matches!(err, KernelError::Shape(ref m) if m.contains("60 values")),
         "{err}"

@@ -11,14 +11,18 @@ use plotters::prelude::*;
 
 use crate::progress::SplitTimes;
 
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, PartialEq)]
+/// One row of `metrics.csv` (the field names are its columns).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct EpochMetrics {
     pub epoch: usize,
     pub split: String,
+    #[serde(serialize_with = "data::csv_cells::six_decimals")]
     pub loss: f64,
     /// Fraction of correct predictions, 0..=1.
+    #[serde(serialize_with = "data::csv_cells::six_decimals")]
     pub accuracy: f64,
+    /// Empty for epochs trained by an earlier process before a resume.
+    #[serde(serialize_with = "data::csv_cells::seconds_or_empty")]
     pub seconds: Option<f64>,
 }
 
@@ -75,15 +79,15 @@ pub fn collect_metrics(dir: &ArtifactDir, epochs: usize, times: &SplitTimes) -> 
 /// `metrics.csv`: epoch,split,loss,accuracy,seconds (seconds empty for epochs trained by an
 /// earlier process before a resume).
 pub fn write_metrics_csv(path: &Path, rows: &[EpochMetrics]) -> Result<()> {
-    let mut csv = String::from("epoch,split,loss,accuracy,seconds\n");
-    for r in rows {
-        let secs = r.seconds.map(|s| format!("{s:.3}")).unwrap_or_default();
-        csv.push_str(&format!(
-            "{},{},{:.6},{:.6},{secs}\n",
-            r.epoch, r.split, r.loss, r.accuracy
-        ));
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    if rows.is_empty() {
+        csv.write_record(["epoch", "split", "loss", "accuracy", "seconds"])?;
     }
-    write_atomic(path, csv.as_bytes())?;
+    for row in rows {
+        csv.serialize(row)?;
+    }
+    let bytes = csv.into_inner().context("writing metrics.csv")?;
+    write_atomic(path, &bytes)?;
     Ok(())
 }
 
