@@ -35,11 +35,11 @@ mod tests {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.serialize(Row {
             a: 0.98125,
-            b: Some(2.71828),
+            b: Some(12.3456),
             c: None,
         })
         .expect("row");
         let text = String::from_utf8(w.into_inner().expect("bytes")).expect("utf-8");
-        assert_eq!(text, "a,b,c\n0.981250,2.718,\n");
+        assert_eq!(text, "a,b,c\n0.981250,12.346,\n");
     }
 }
