@@ -8,10 +8,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use data::ArtifactDir;
 use infer::ablate::{self, AblationMode};
 use infer::serve::{self, Explorer, ServeOptions};
 use infer::{BroadcastPath, InputSet, Predictor};
-use model::{ArtifactDir, MaskTable};
+use model::MaskTable;
 use serde_json::Value;
 
 /// The project's own MNIST folder (`data/mnist/`), for the flags that name a folder.

@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use data::artifact::{load_config, save_config};
 use data::idx::{self, PIXELS};
-use model::artifact::{load_config, save_config};
 use model::{ExperimentConfig, MaskSemantics};
 
 /// A check: takes one fuzz input, panics when an invariant breaks.

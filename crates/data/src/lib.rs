@@ -2,6 +2,7 @@
 //! reader (gzipped or raw) that checks every header field, splits decoded once into
 //! contiguous memory, and a Burn dataset and batcher that carry masks.
 
+pub mod artifact;
 pub mod batcher;
 pub mod checksum;
 pub mod csv_cells;
@@ -10,6 +11,7 @@ pub mod idx;
 pub mod mask_files;
 pub mod mnist;
 
+pub use artifact::{ArtifactDir, ArtifactError};
 pub use batcher::{IndexDataset, MnistBatcher};
 pub use idx::{IdxError, PIXELS};
 pub use mnist::{MNIST_DIR_ENV, MnistSource, MnistSplit, Split};

@@ -173,7 +173,31 @@ fn read_npy(
     semantics: MaskSemantics,
     origin: &str,
 ) -> Result<MaskTable, NeuronListError> {
-    let width = width(hidden);
+    let (npy, rows, cols) = open_npy(path, width(hidden), origin)?;
+    let fortran = npy.order() == npyz::Order::Fortran;
+    let values = npy_values(npy, origin)?;
+    let values = if fortran && rows > 1 {
+        // Column-major on disk: back to one row per input.
+        let mut out = vec![0.0; values.len()];
+        for r in 0..rows {
+            for c in 0..cols {
+                out[r * cols + c] = values[c * rows + r];
+            }
+        }
+        out
+    } else {
+        values
+    };
+    MaskTable::from_values(hidden, values, semantics, origin)
+}
+
+/// The .npy file at `path` with its header checked, and its (rows, columns): `(N, width)`,
+/// `(1, width)` or `(width,)`.
+fn open_npy(
+    path: &Path,
+    width: usize,
+    origin: &str,
+) -> Result<(npyz::NpyFile<BufReader<File>>, usize, usize), NeuronListError> {
     let io = |e: std::io::Error| NeuronListError::file(origin, e.to_string());
     let mut file = File::open(path).map_err(io)?;
     if let Some(depth) = npy_header_nesting(&mut file).map_err(io)?
@@ -191,26 +215,42 @@ fn read_npy(
     let npy = npyz::NpyFile::new(BufReader::new(file))
         .map_err(|e| NeuronListError::file(origin, format!("not a readable .npy file: {e}")))?;
     let shape = npy.shape().to_vec();
+    let bad_shape = || {
+        NeuronListError::file(
+            origin,
+            format!("shape {shape:?}; expected (N, {width}), (1, {width}) or ({width},)"),
+        )
+    };
     let (rows, cols) = match shape.as_slice() {
         [h] => (1, *h as usize),
         [n, h] => (*n as usize, *h as usize),
-        other => {
-            return Err(NeuronListError::file(
-                origin,
-                format!("shape {other:?}; expected (N, {width}), (1, {width}) or ({width},)"),
-            ));
-        }
+        _ => return Err(bad_shape()),
     };
     if cols != width || rows == 0 {
-        return Err(NeuronListError::file(
-            origin,
-            format!("shape {shape:?}; expected (N, {width}), (1, {width}) or ({width},)"),
-        ));
+        return Err(bad_shape());
     }
-    let fortran = npy.order() == npyz::Order::Fortran;
+    Ok((npy, rows, cols))
+}
+
+/// Every value of `npy` as f32, in file order, whatever its dtype (bool, integer or float).
+fn npy_values(
+    npy: npyz::NpyFile<BufReader<File>>,
+    origin: &str,
+) -> Result<Vec<f32>, NeuronListError> {
     let dtype = npy.dtype().descr();
     let read_err =
         |e: std::io::Error| NeuronListError::file(origin, format!("reading the data: {e}"));
+    // Booleans first (they do not convert with `as`), then every numeric dtype, all on the
+    // one open file: `try_data` hands the file back when the dtype does not match.
+    let npy = match npy.try_data::<bool>() {
+        Ok(reader) => {
+            return reader
+                .map(|v| v.map(|b| if b { 1.0 } else { 0.0 }))
+                .collect::<Result<Vec<f32>, _>>()
+                .map_err(read_err);
+        }
+        Err(npy) => npy,
+    };
     macro_rules! try_types {
         ($npy:expr, $($t:ty),*) => {{
             let npy = $npy;
@@ -220,9 +260,7 @@ fn read_npy(
                         return reader
                             .map(|v| v.map(|v| v as f32))
                             .collect::<Result<Vec<f32>, _>>()
-                            .map_err(read_err)
-                            .and_then(|values| finish(values, rows, cols, fortran))
-                            .and_then(|values| MaskTable::from_values(hidden, values, semantics, origin));
+                            .map_err(read_err);
                     }
                     Err(npy) => npy,
                 };
@@ -230,40 +268,6 @@ fn read_npy(
             drop(npy);
         }};
     }
-    fn finish(
-        values: Vec<f32>,
-        rows: usize,
-        cols: usize,
-        fortran: bool,
-    ) -> Result<Vec<f32>, NeuronListError> {
-        if !fortran || rows == 1 {
-            return Ok(values);
-        }
-        let mut out = vec![0.0; values.len()];
-        for r in 0..rows {
-            for c in 0..cols {
-                out[r * cols + c] = values[c * rows + r];
-            }
-        }
-        Ok(out)
-    }
-    // Booleans first (they do not convert with `as`), then every numeric dtype, all on the
-    // one open file: `try_data` hands the file back when the dtype does not match.
-    let npy = match npy.try_data::<bool>() {
-        Ok(reader) => {
-            let values = reader
-                .map(|v| v.map(|b| if b { 1.0 } else { 0.0 }))
-                .collect::<Result<Vec<f32>, _>>()
-                .map_err(read_err)?;
-            return MaskTable::from_values(
-                hidden,
-                finish(values, rows, cols, fortran)?,
-                semantics,
-                origin,
-            );
-        }
-        Err(npy) => npy,
-    };
     try_types!(npy, f32, f64, i64, i32, i16, i8, u64, u32, u16, u8);
     Err(NeuronListError::file(
         origin,

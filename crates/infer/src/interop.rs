@@ -12,8 +12,9 @@ use anyhow::{Context, Result, bail};
 use burn::module::Param;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
-use model::artifact::{save_config, save_model, write_atomic};
-use model::{ArtifactDir, ExperimentConfig, MaskedMlp, MaskedMlpConfig};
+use data::ArtifactDir;
+use data::artifact::{save_config, save_model, write_atomic};
+use model::{ExperimentConfig, MaskedMlp, MaskedMlpConfig};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::host::{host_vec, transpose};

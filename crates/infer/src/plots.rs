@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::ablate::{Ablation, PruningCurve, top};
@@ -26,6 +27,21 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
     let _ =
         plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
     let err = |e: &dyn std::fmt::Display| anyhow!("{}: cannot draw: {e}", path.display());
+    let root = BitMapBackend::new(path, (1400, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (left, right) = root.split_horizontally(760);
+    drop_grid(&left, ablation).map_err(|e| err(&e))?;
+    top_bars(&right, ablation, k).map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// Drawing errors of the bitmap backend.
+type DrawResult =
+    Result<(), DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>>;
+
+/// The layer as a grid of cells, one per neuron, coloured by the accuracy lost without it.
+fn drop_grid(area: &DrawingArea<BitMapBackend<'_>, Shift>, ablation: &Ablation) -> DrawResult {
     let h = ablation.effects.len();
     let cols = grid_columns(h);
     let rows = h.div_ceil(cols);
@@ -35,11 +51,8 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
         .map(|e| (-e.delta_accuracy).max(0.0) * 100.0)
         .collect();
     let max_drop = drops.iter().cloned().fold(0.0, f64::max);
-    let root = BitMapBackend::new(path, (1400, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (left, right) = root.split_horizontally(760);
     let layer = ablation.effects.first().map_or(0, |e| e.layer);
-    let mut grid = ChartBuilder::on(&left)
+    let mut grid = ChartBuilder::on(area)
         .caption(
             format!(
                 "hidden layer {layer}: accuracy drop when each neuron is off (max {max_drop:.2} pp)"
@@ -49,26 +62,32 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
         .margin(12)
         .x_label_area_size(28)
         .y_label_area_size(40)
-        .build_cartesian_2d(0..cols, 0..rows)
-        .map_err(|e| err(&e))?;
+        .build_cartesian_2d(0..cols, 0..rows)?;
     grid.configure_mesh()
         .disable_mesh()
         .x_desc("neuron % cols")
         .y_desc("neuron / cols")
-        .draw()
-        .map_err(|e| err(&e))?;
+        .draw()?;
     grid.draw_series(drops.iter().enumerate().map(|(j, &d)| {
         let (x, y) = (j % cols, j / cols);
         Rectangle::new([(x, y), (x + 1, y + 1)], heat(d, max_drop).filled())
-    }))
-    .map_err(|e| err(&e))?;
+    }))?;
+    Ok(())
+}
+
+/// A bar chart of the `k` neurons whose loss costs the most accuracy.
+fn top_bars(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    ablation: &Ablation,
+    k: usize,
+) -> DrawResult {
     let best = top(ablation, k);
     let top_drop = best
         .iter()
         .map(|e| -e.delta_accuracy * 100.0)
         .fold(0.0, f64::max)
         .max(1e-3);
-    let mut bars = ChartBuilder::on(&right)
+    let mut bars = ChartBuilder::on(area)
         .caption(
             format!("top {} neurons by accuracy drop", best.len()),
             ("sans-serif", 18),
@@ -76,8 +95,7 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d((0..best.len()).into_segmented(), 0.0..top_drop * 1.1)
-        .map_err(|e| err(&e))?;
+        .build_cartesian_2d((0..best.len()).into_segmented(), 0.0..top_drop * 1.1)?;
     let labels: Vec<String> = best.iter().map(|e| e.neuron.to_string()).collect();
     bars.configure_mesh()
         .disable_x_mesh()
@@ -88,8 +106,7 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
             SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
             _ => String::new(),
         })
-        .draw()
-        .map_err(|e| err(&e))?;
+        .draw()?;
     bars.draw_series(
         Histogram::vertical(&bars)
             .style(RED.mix(0.7).filled())
@@ -99,9 +116,7 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
                     .enumerate()
                     .map(|(i, e)| (i, (-e.delta_accuracy * 100.0).max(0.0))),
             ),
-    )
-    .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
+    )?;
     Ok(())
 }
 

@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use model::artifact::{load_config, load_model};
-use model::{ArtifactDir, ExperimentConfig, MaskPolicy, MaskTable, MaskedMlp};
+use data::ArtifactDir;
+use data::artifact::{load_config, load_model};
+use model::{ExperimentConfig, MaskPolicy, MaskTable, MaskedMlp};
 
 use crate::host::host_vec;
 use kernels::SparseMlp;

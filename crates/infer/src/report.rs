@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use model::artifact::write_atomic;
+use data::artifact::write_atomic;
 use serde::Serialize;
 
 use crate::inputs::InputSet;

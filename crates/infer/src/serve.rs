@@ -29,8 +29,9 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use data::ArtifactDir;
 use data::{MnistSource, MnistSplit, Split};
-use model::{ArtifactDir, TrainingSummary};
+use model::TrainingSummary;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 

@@ -232,7 +232,7 @@ fn groups_and_the_pruning_curve_equal_masked_forward_passes() {
 #[test]
 fn earlier_layers_of_deeper_nets_equal_brute_force() {
     use burn::prelude::*;
-    use model::artifact::{save_config, save_model};
+    use data::artifact::{save_config, save_model};
     let tmp = tempfile::tempdir().expect("tempdir");
     let device = Device::flex();
     let config = model::ExperimentConfig::new(
@@ -241,7 +241,7 @@ fn earlier_layers_of_deeper_nets_equal_brute_force() {
     );
     device.seed(3);
     let net = config.model.init(&device);
-    let art = model::ArtifactDir::new(tmp.path());
+    let art = data::ArtifactDir::new(tmp.path());
     save_config(&config, &art.config()).expect("config");
     save_model(&net, &art.model()).expect("model");
     let p = infer::Predictor::load(tmp.path(), None, &device).expect("loads");

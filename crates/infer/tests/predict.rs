@@ -8,8 +8,8 @@ use std::io::Write;
 use std::process::Command;
 
 use burn::prelude::*;
+use data::artifact::save_model;
 use infer::{BroadcastPath, InputSet, Predictor};
-use model::artifact::save_model;
 use model::{ExperimentConfig, MaskSemantics, MaskTable, MaskedMlpConfig};
 use npyz::WriterBuilder;
 

@@ -4,15 +4,15 @@
 //! *keep* (1 = neuron on) or *off* (1 = neuron switched off). The mask multiplies each hidden
 //! Linear's output right after the Linear and before the ReLU.
 
-pub mod artifact;
 pub mod batch;
+pub mod config;
 pub mod mask;
 pub mod mask_table;
 pub mod mlp;
 pub mod neurons;
 
-pub use artifact::{ArtifactDir, ArtifactError, ExperimentConfig, TrainingSummary};
 pub use batch::MaskedBatch;
+pub use config::{ConfigValueError, ExperimentConfig, TrainingSummary};
 pub use mask::{HiddenMasks, MaskError, MaskPolicy, NeuronMask};
 pub use mask_table::MaskTable;
 pub use mlp::{MaskedMlp, MaskedMlpConfig, ModelConfigError};

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use burn::module::Param;
 use burn::prelude::*;
-use model::artifact::{save_config, save_model};
-use model::{ArtifactDir, ExperimentConfig, MaskedMlpConfig};
+use data::ArtifactDir;
+use data::artifact::{save_config, save_model};
+use model::{ExperimentConfig, MaskedMlpConfig};
 
 /// A 64-bit linear congruential generator (Knuth's MMIX constants): the same numbers on every
 /// machine, which is all a fixture needs.

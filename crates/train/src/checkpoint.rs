@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Bytes;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
-use model::artifact::write_atomic;
+use data::artifact::write_atomic;
 
 /// Checkpoints named `<name>-<epoch>.bpk` in one folder, the layout `ArtifactDir` expects.
 #[derive(Debug, Clone)]

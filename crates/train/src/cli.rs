@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use backend::DeviceChoice;
 use clap::Parser;
-use model::{ArtifactDir, MaskSemantics};
+use data::ArtifactDir;
+use model::MaskSemantics;
 use train::{ConfigBase, ConfigOverrides, Devices, RunOptions, TrainMaskChoice};
 
 const EXAMPLES: &str = "\

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::train::metric::NumericEntry;
-use model::ArtifactDir;
-use model::artifact::write_atomic;
+use data::ArtifactDir;
+use data::artifact::write_atomic;
 use plotters::prelude::*;
 
 use crate::progress::SplitTimes;

@@ -17,11 +17,12 @@ use burn::store::ModuleRecord;
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::{MetricsRenderer, default_renderer};
 use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
+use data::ArtifactDir;
+use data::artifact::{load_config, remove_partial_files, save_config, save_model, write_atomic};
 use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
-use model::artifact::{load_config, remove_partial_files, save_config, save_model, write_atomic};
 use model::{
-    ArtifactDir, ExperimentConfig, MaskPolicy, MaskSemantics, MaskedBatch, MaskedMlp,
-    TrainingSummary, parse_neuron_list,
+    ExperimentConfig, MaskPolicy, MaskSemantics, MaskedBatch, MaskedMlp, TrainingSummary,
+    parse_neuron_list,
 };
 
 use crate::checkpoint::AtomicCheckpointer;
@@ -493,6 +494,23 @@ fn check_checkpoint(artifacts: &ArtifactDir, epoch: usize) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("--resume: checkpoint {epoch} is unreadable: {e}"))
 }
 
+/// What the run shows while it trains: Burn's dashboard on a terminal (with the `tui`
+/// feature), plain lines elsewhere; either way watched by the divergence guard, which stops
+/// the run through `interrupter` and records why in `diverged`.
+fn screen(
+    interrupter: Interrupter,
+    resume_from: Option<usize>,
+    diverged: Arc<Mutex<Option<Divergence>>>,
+) -> Box<dyn MetricsRenderer> {
+    let screen: Box<dyn MetricsRenderer> =
+        if cfg!(feature = "tui") && std::io::stdout().is_terminal() {
+            default_renderer(interrupter.clone(), resume_from)
+        } else {
+            Box::new(LineRenderer::new(Duration::from_secs(2)))
+        };
+    Box::new(DivergenceGuard::new(screen, interrupter, diverged))
+}
+
 #[allow(clippy::too_many_arguments)] // the run's parts, passed once from `run`
 fn fit(
     config: &ExperimentConfig,
@@ -539,20 +557,10 @@ fn fit(
         .num_epochs(config.epochs)
         .summary();
     let interrupter = Interrupter::new();
-    let screen: Box<dyn MetricsRenderer> =
-        if cfg!(feature = "tui") && std::io::stdout().is_terminal() {
-            default_renderer(interrupter.clone(), resume_from)
-        } else {
-            Box::new(LineRenderer::new(Duration::from_secs(2)))
-        };
     let diverged = Arc::new(Mutex::new(None));
     training = training
         .with_interrupter(interrupter.clone())
-        .renderer(Box::new(DivergenceGuard::new(
-            screen,
-            interrupter,
-            diverged.clone(),
-        )));
+        .renderer(screen(interrupter, resume_from, diverged.clone()));
     if let Some(epoch) = resume_from {
         training = training.checkpoint(epoch);
     }

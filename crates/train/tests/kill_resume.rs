@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use model::artifact::{load_config, load_model};
-use model::{ArtifactDir, ExperimentConfig, TrainingSummary};
+use data::ArtifactDir;
+use data::artifact::{load_config, load_model};
+use model::{ExperimentConfig, TrainingSummary};
 
 const EPOCHS: usize = 3;
 

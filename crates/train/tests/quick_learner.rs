@@ -8,9 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 use burn::prelude::*;
+use data::ArtifactDir;
+use data::artifact::{load_config, load_model};
 use data::{MnistSplit, PIXELS, Split, idx};
-use model::artifact::{load_config, load_model};
-use model::{ArtifactDir, ExperimentConfig, HiddenMasks, TrainingSummary};
+use model::{ExperimentConfig, HiddenMasks, TrainingSummary};
 
 /// Run `train ARGS` with no `$MNIST_DIR`; returns stdout, failing the test on an error.
 fn train(args: &[&str]) -> String {

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use burn::prelude::*;
-use model::artifact::{load_config, load_model};
-use model::{ArtifactDir, ExperimentConfig, MaskPolicy, MaskSemantics, TrainingSummary};
+use data::ArtifactDir;
+use data::artifact::{load_config, load_model};
+use model::{ExperimentConfig, MaskPolicy, MaskSemantics, TrainingSummary};
 use train::{ConfigBase, ConfigOverrides, Devices, RunOptions, TrainMaskChoice};
 
 static DEVICE_LOCK: Mutex<()> = Mutex::new(());

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use model::artifact::write_atomic;
+use data::artifact::write_atomic;
 use serde::{Deserialize, Serialize};
 
 use super::Ablation;

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use model::ArtifactDir;
-use model::artifact::write_atomic;
+use data::ArtifactDir;
+use data::artifact::write_atomic;
 use serde::{Deserialize, Serialize};
 
 use crate::host::host_vec;

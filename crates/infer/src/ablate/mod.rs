@@ -14,7 +14,7 @@ use burn::tensor::activation::log_softmax;
 use model::MaskTable;
 use serde::{Deserialize, Serialize};
 
-use kernels::SweepInput;
+use kernels::{SweepInput, SweepTotals};
 
 use crate::host::host_vec;
 use crate::predictor::{BATCH, Predictor};
@@ -149,7 +149,6 @@ pub fn sweep_layer(
         (AblationMode::Mean, Some(m)) if m.len() == hidden => Some(m),
         (AblationMode::Mean, _) => bail!("mean mode needs {hidden} neuron means"),
     };
-    let classes = predictor.config.model.num_classes;
     let totals = if layer == last {
         let s = host_state(predictor, pixels, n)?;
         let input = SweepInput {
@@ -163,6 +162,13 @@ pub fn sweep_layer(
     } else {
         stacked::sweep(predictor, pixels, labels, layer)?
     };
+    Ok(summarize(&totals, labels, layer, mode))
+}
+
+/// The per-neuron figures and ranks from a sweep's totals over `labels`.
+fn summarize(totals: &SweepTotals, labels: &[u8], layer: usize, mode: AblationMode) -> Ablation {
+    let (n, hidden) = (labels.len(), totals.correct.len());
+    let classes = totals.class_change.len() / hidden.max(1);
     let (base_correct, base_loss) = (totals.base_correct, totals.base_loss);
     let (correct, loss_sum) = (&totals.correct, &totals.loss);
     let mut class_sizes = vec![0usize; classes];
@@ -197,14 +203,14 @@ pub fn sweep_layer(
     for (rank, j) in order.into_iter().enumerate() {
         effects[j].rank = rank + 1;
     }
-    Ok(Ablation {
+    Ablation {
         mode,
         inputs: n,
         baseline_correct: base_correct,
         baseline_accuracy,
         baseline_loss,
         effects,
-    })
+    }
 }
 
 /// The `k` most important neurons, most important first.
