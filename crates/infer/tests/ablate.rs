@@ -2,6 +2,7 @@
 
 mod common;
 use common::{predictor, test_inputs};
+use infer::host::host_vec;
 
 use infer::ablate::{self, AblationMode};
 
@@ -57,37 +58,21 @@ fn mean_mode_holds_each_neuron_at_its_mean() {
     // Independent check for a few neurons: replace column j of the activations by its mean on
     // the host and apply the output layer with plain loops.
     use burn::prelude::*;
-    let h: Vec<f32> = p
-        .model
-        .last_hidden(
-            Tensor::from_data(
-                TensorData::new(inputs.pixels.clone(), [500, 784]),
-                &p.device,
-            ),
-            &model::HiddenMasks::none(),
-        )
-        .expect("hidden")
-        .into_data()
-        .try_into_vec_as()
-        .expect("f32");
-    let w: Vec<f32> = p
-        .model
-        .output
-        .weight
-        .val()
-        .into_data()
-        .try_into_vec_as()
-        .expect("w");
-    let b: Vec<f32> = p
-        .model
-        .output
-        .bias
-        .as_ref()
-        .expect("b")
-        .val()
-        .into_data()
-        .try_into_vec_as()
-        .expect("b");
+    let h = host_vec(
+        p.model
+            .last_hidden(
+                Tensor::from_data(
+                    TensorData::new(inputs.pixels.clone(), [500, 784]),
+                    &p.device,
+                ),
+                &model::HiddenMasks::none(),
+            )
+            .expect("hidden"),
+        "f32",
+    )
+    .expect("f32");
+    let w = host_vec(p.model.output.weight.val(), "w").expect("w");
+    let b = host_vec(p.model.output.bias.as_ref().expect("b").val(), "b").expect("b");
     for j in [0usize, 13, 31] {
         let (mut correct, mut loss) = (0usize, 0f64);
         for n in 0..500 {

@@ -4,6 +4,7 @@
 // Index loops mirror the maths of the oracles they implement.
 #![allow(clippy::needless_range_loop)]
 
+use infer::host::host_vec;
 use std::io::Write;
 use std::process::Command;
 
@@ -29,38 +30,10 @@ fn off_j_equals_the_model_with_column_j_and_bias_j_zeroed() {
             )
             .expect("predict");
         // Independent: zero the weights in plain Rust and run loops.
-        let w1: Vec<f32> = p.model.hidden[0]
-            .weight
-            .val()
-            .into_data()
-            .try_into_vec_as()
-            .expect("w1");
-        let b1: Vec<f32> = p.model.hidden[0]
-            .bias
-            .as_ref()
-            .expect("b1")
-            .val()
-            .into_data()
-            .try_into_vec_as()
-            .expect("b1");
-        let w2: Vec<f32> = p
-            .model
-            .output
-            .weight
-            .val()
-            .into_data()
-            .try_into_vec_as()
-            .expect("w2");
-        let b2: Vec<f32> = p
-            .model
-            .output
-            .bias
-            .as_ref()
-            .expect("b2")
-            .val()
-            .into_data()
-            .try_into_vec_as()
-            .expect("b2");
+        let w1 = host_vec(p.model.hidden[0].weight.val(), "w1").expect("w1");
+        let b1 = host_vec(p.model.hidden[0].bias.as_ref().expect("b1").val(), "b1").expect("b1");
+        let w2 = host_vec(p.model.output.weight.val(), "w2").expect("w2");
+        let b2 = host_vec(p.model.output.bias.as_ref().expect("b2").val(), "b2").expect("b2");
         for n in 0..64 {
             let x = &inputs.pixels[n * 784..(n + 1) * 784];
             let h: Vec<f32> = (0..32)
@@ -365,14 +338,8 @@ fn bad_inputs_are_refused_with_file_row_and_expectation() {
         std::fs::write(&p, text).expect("write");
         p.display().to_string()
     };
-    let base = [
-        "predict",
-        "--artifact-dir",
-        &dir,
-        "--device",
-        "flex",
-        "--mask-file",
-    ];
+    let predict = ["predict", "--artifact-dir", &dir, "--device", "flex"];
+    let base = [&predict[..], &["--mask-file"]].concat();
     let ones = vec!["1"; 32].join(",");
     let wide = write("wide.csv", &(ones.clone() + ",1\n"));
     refused(
@@ -408,15 +375,7 @@ fn bad_inputs_are_refused_with_file_row_and_expectation() {
         &["/nonexistent/run"],
     );
     refused(
-        &[
-            "predict",
-            "--artifact-dir",
-            &dir,
-            "--device",
-            "flex",
-            "--off",
-            "32",
-        ],
+        &[&predict[..], &["--off", "32"]].concat(),
         &["--off", "32", "0..=31"],
     );
 
@@ -434,29 +393,13 @@ fn bad_inputs_are_refused_with_file_row_and_expectation() {
     .expect("save");
     let ck = other.join("model.bpk").display().to_string();
     refused(
-        &[
-            "predict",
-            "--artifact-dir",
-            &dir,
-            "--device",
-            "flex",
-            "--checkpoint",
-            &ck,
-        ],
+        &[&predict[..], &["--checkpoint", &ck]].concat(),
         &["model.bpk", "do not fit"],
     );
     // A corrupt checkpoint.
     let corrupt = write("corrupt.bpk", "not a burnpack");
     refused(
-        &[
-            "predict",
-            "--artifact-dir",
-            &dir,
-            "--device",
-            "flex",
-            "--checkpoint",
-            &corrupt,
-        ],
+        &[&predict[..], &["--checkpoint", &corrupt]].concat(),
         &["corrupt.bpk"],
     );
     // A PNG that is not 28x28: write a 2x2 grayscale PNG.
@@ -472,14 +415,7 @@ fn bad_inputs_are_refused_with_file_row_and_expectation() {
             .expect("data");
     }
     refused(
-        &[
-            "predict",
-            "--artifact-dir",
-            &dir,
-            "--device",
-            "flex",
-            &png_path.display().to_string(),
-        ],
+        &[&predict[..], &[&png_path.display().to_string()]].concat(),
         &["small.png", "2x2", "expected 28x28"],
     );
 }

@@ -23,6 +23,18 @@ pub use masked_forward::{LinearParams, SparseMlp, SparseOutput};
 pub use simd::SimdLevel;
 pub use sweep::{SweepInput, SweepTotals, sweep, sweep_at};
 
+/// The `cols x rows` transpose of the row-major `rows x cols` matrix `v` (Burn's `[in, out]`
+/// weights to PyTorch's `[out, in]` and back, or to the kernels' per-output rows).
+pub fn transpose(v: &[f32], [rows, cols]: [usize; 2]) -> Vec<f32> {
+    let mut out = vec![0.0; v.len()];
+    for (r, row) in v.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (c, &x) in row.iter().enumerate() {
+            out[c * rows + r] = x;
+        }
+    }
+    out
+}
+
 /// A kernel's inputs do not fit together (sizes, lengths, labels), or the asked instruction
 /// set is missing. The message says which value and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -81,13 +81,7 @@ impl HostLinear {
             None => vec![0.0; outputs],
         };
         let (weight, padded) = if outputs < NARROW {
-            let mut t = vec![0.0; inputs * outputs];
-            for (i, row) in p.weight.chunks_exact(outputs).enumerate() {
-                for (o, &w) in row.iter().enumerate() {
-                    t[o * inputs + i] = w;
-                }
-            }
-            (t, outputs)
+            (crate::transpose(p.weight, [inputs, outputs]), outputs)
         } else {
             let padded = outputs.div_ceil(COLS) * COLS;
             let mut w = vec![0.0; inputs * padded];

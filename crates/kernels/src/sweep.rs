@@ -86,12 +86,7 @@ pub fn sweep_at(
     check(input, labels, targets)?;
     let (hidden, classes) = (input.hidden, input.classes);
     // W transposed to [classes x hidden]: class c's weights over all neurons are contiguous.
-    let mut wt = vec![0.0; hidden * classes];
-    for (j, row) in input.output_weight.chunks_exact(classes).enumerate() {
-        for (c, &w) in row.iter().enumerate() {
-            wt[c * hidden + j] = w;
-        }
-    }
+    let wt = crate::transpose(input.output_weight, [hidden, classes]);
     let targets = targets.map_or_else(|| vec![0.0; hidden], <[f32]>::to_vec);
     let chunk = labels
         .len()

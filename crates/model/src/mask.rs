@@ -265,19 +265,24 @@ fn check_indices(width: usize, indices: &[usize]) -> Result<(), MaskError> {
 }
 
 fn keep_row_from_off(width: usize, off: &[usize]) -> Result<Vec<f32>, MaskError> {
-    check_indices(width, off)?;
-    let mut row = vec![1.0; width];
-    for &i in off {
-        row[i] = 0.0;
-    }
-    Ok(row)
+    row_marking(width, off, 1.0, 0.0)
 }
 
 fn keep_row_from_keep(width: usize, keep: &[usize]) -> Result<Vec<f32>, MaskError> {
-    check_indices(width, keep)?;
-    let mut row = vec![0.0; width];
-    for &i in keep {
-        row[i] = 1.0;
+    row_marking(width, keep, 0.0, 1.0)
+}
+
+/// A `width` row of `rest` with `marked` at the listed (checked) indices.
+fn row_marking(
+    width: usize,
+    listed: &[usize],
+    rest: f32,
+    marked: f32,
+) -> Result<Vec<f32>, MaskError> {
+    check_indices(width, listed)?;
+    let mut row = vec![rest; width];
+    for &i in listed {
+        row[i] = marked;
     }
     Ok(row)
 }

@@ -164,31 +164,30 @@ impl MaskTable {
         off as f64 / self.rows as f64
     }
 
+    /// Row 0 cut into its hidden layers' blocks.
+    fn layer_blocks(&self) -> impl Iterator<Item = &[f32]> {
+        self.hidden.iter().scan(0, |start, &width| {
+            let block = &self.keep[*start..*start + width];
+            *start += width;
+            Some(block)
+        })
+    }
+
     /// The neurons row 0 switches off, per hidden layer (for a broadcast table: the mask).
     pub fn off_per_layer(&self) -> Vec<Vec<usize>> {
-        let mut start = 0;
-        self.hidden
-            .iter()
-            .map(|&width| {
-                let row = &self.keep[start..start + width];
-                start += width;
-                (0..width).filter(|&i| row[i] == 0.0).collect()
-            })
+        self.layer_blocks()
+            .map(|row| (0..row.len()).filter(|&i| row[i] == 0.0).collect())
             .collect()
     }
 
     /// For a broadcast table: the kept neurons of each layer (`None` where all are kept).
     pub fn kept_per_layer(&self) -> Vec<Option<Vec<usize>>> {
-        let mut start = 0;
-        self.hidden
-            .iter()
-            .map(|&width| {
-                let row = &self.keep[start..start + width];
-                start += width;
+        self.layer_blocks()
+            .map(|row| {
                 if row.iter().all(|&k| k == 1.0) {
                     None
                 } else {
-                    Some((0..width).filter(|&i| row[i] == 1.0).collect())
+                    Some((0..row.len()).filter(|&i| row[i] == 1.0).collect())
                 }
             })
             .collect()
