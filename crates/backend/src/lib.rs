@@ -12,7 +12,8 @@ pub mod cpu;
 use burn::prelude::*;
 
 /// The `--device` flag's values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum DeviceChoice {
     /// A hardware GPU if there is one (CUDA, then wgpu), else the CPU (flex, else ndarray).
     #[default]
@@ -29,6 +30,21 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
+    pub const ALL: [DeviceChoice; 5] = [
+        DeviceChoice::Auto,
+        DeviceChoice::Wgpu,
+        DeviceChoice::Flex,
+        DeviceChoice::Ndarray,
+        DeviceChoice::Cuda,
+    ];
+
+    /// The choice named `name` (as on the command line; any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             DeviceChoice::Auto => "auto",
@@ -149,9 +165,7 @@ pub fn select_many(specs: &[String]) -> Result<Vec<SelectedDevice>, BackendError
                 Some((n, i)) => (n, i.parse::<usize>().ok()),
                 None => (spec.as_str(), Some(0)),
             };
-            let choice = <DeviceChoice as clap::ValueEnum>::from_str(name, true)
-                .ok()
-                .filter(|c| *c != DeviceChoice::Auto);
+            let choice = DeviceChoice::from_name(name).filter(|c| *c != DeviceChoice::Auto);
             let (Some(choice), Some(index)) = (choice, index) else {
                 return Err(BackendError::Unavailable {
                     choice: DeviceChoice::Auto,
