@@ -112,6 +112,8 @@ fn a_net_without_hidden_layers() {
 #[test]
 fn the_best_level_is_the_default_and_available() {
     let levels = SimdLevel::available();
+    // Which levels the other tests ran at, in the test log.
+    eprintln!("instruction-set levels on this CPU: {levels:?}");
     assert_eq!(levels.last(), Some(&SimdLevel::best()));
     assert_eq!(levels.first(), Some(&SimdLevel::Scalar));
     let layer = Layer::new(1, 5, 40);
