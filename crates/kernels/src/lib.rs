@@ -5,6 +5,8 @@
 //!   zero pixels, and switched-off neurons are zero too).
 //! - [`sweep`]: every last-hidden-layer neuron's ablation effect in about one forward pass,
 //!   with a vectorised exp and ln ([`fast_math`]).
+//! - [`sparse_linear`]: one masked Linear for training on mostly-zero inputs: its forward and
+//!   its weight gradient `X^T dZ` (the Burn operation around them is `model::sparse_op`).
 //! - [`score`]: argmax and cross-entropy of one logits row, the arithmetic the sweep and the
 //!   analyses share.
 //!
@@ -17,6 +19,7 @@ pub mod fast_math;
 pub mod masked_forward;
 pub mod score;
 pub mod simd;
+pub mod sparse_linear;
 pub mod sweep;
 
 pub use masked_forward::{LinearParams, SparseMlp, SparseOutput};

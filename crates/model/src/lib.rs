@@ -10,6 +10,8 @@ pub mod mask;
 pub mod mask_table;
 pub mod mlp;
 pub mod neurons;
+#[cfg(feature = "flex")]
+pub mod sparse_op;
 
 pub use batch::MaskedBatch;
 pub use config::{ConfigValueError, ExperimentConfig, TrainingSummary};

@@ -124,10 +124,23 @@ impl MaskedMlp {
         masks.check_fits(&self.hidden_sizes(), images.dims()[0])?;
         let mut x = images;
         for (l, linear) in self.hidden.iter().enumerate().take(layer + 1) {
-            let pre = linear.forward(x);
-            let pre = match masks.layer(l) {
-                Some(mask) => pre * mask.keep_tensor().clone(),
-                None => pre,
+            let pre = match (l, masks.layer(l)) {
+                // The first layer's inputs are the (mostly zero) images: on flex, one
+                // zero-skipping operation with its own backward.
+                #[cfg(feature = "flex")]
+                (0, mask) => {
+                    let width = self.hidden_sizes()[0];
+                    let keep = match mask {
+                        Some(mask) => mask.keep_tensor().clone(),
+                        None => Tensor::ones([1, width], &x.device()),
+                    };
+                    match crate::sparse_op::masked_linear(&x, linear, &keep) {
+                        Some(pre) => pre,
+                        None => linear.forward(x) * keep,
+                    }
+                }
+                (_, Some(mask)) => linear.forward(x) * mask.keep_tensor().clone(),
+                (_, None) => linear.forward(x),
             };
             x = relu(pre);
         }
