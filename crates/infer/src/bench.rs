@@ -27,11 +27,14 @@ pub struct BenchReport {
     /// A different random mask on every image (each neuron off with p = 0.5), `[B, H]`.
     pub masked_images_per_s: f64,
     /// How much longer the per-sample masked pass takes than the unmasked one, in percent
-    /// (negative: faster, because switched-off neurons are skipped downstream).
+    /// (negative: faster, because switched-off neurons are skipped downstream): the median of
+    /// `overhead_pairs` back-to-back pairs (unmasked, masked), each pair's own ratio.
     pub mask_overhead_pct: f64,
     /// Per-sample masks that keep every neuron: the cost of carrying and applying a `[B, H]`
-    /// mask with no work saved, in percent.
+    /// mask with no work saved, in percent (paired the same way).
     pub all_keep_overhead_pct: f64,
+    /// How many interleaved pairs each overhead is the median of.
+    pub overhead_pairs: usize,
     /// One broadcast mask with 90% of the neurons off (compacted weights).
     pub broadcast90_images_per_s: f64,
     pub broadcast90_speedup: f64,
@@ -57,6 +60,42 @@ fn time<T>(repeats: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
         seconds.push(t.elapsed().as_secs_f64());
     }
     Ok(median(seconds))
+}
+
+/// The extra time of `other` over `base` in percent, as the median over `pairs` back-to-back
+/// pairs of each pair's own ratio. Why pairs: the overhead is a difference of two timings a
+/// few percent apart, and on a shared machine the speed drifts by more than that between
+/// rounds (one earlier run read +6.5%, +5.9% and -6.8%); a pair is timed within a fraction
+/// of a second, so drift mostly cancels, and the order inside a pair alternates.
+fn paired_overhead<T>(
+    pairs: usize,
+    mut base: impl FnMut() -> Result<T>,
+    mut other: impl FnMut() -> Result<T>,
+) -> Result<f64> {
+    let timed = |f: &mut dyn FnMut() -> Result<T>| -> Result<f64> {
+        let t = Instant::now();
+        std::hint::black_box(f()?);
+        Ok(t.elapsed().as_secs_f64())
+    };
+    std::hint::black_box(base()?);
+    std::hint::black_box(other()?);
+    let mut ratios = Vec::with_capacity(pairs);
+    for i in 0..pairs.max(1) {
+        let (b, o) = if i % 2 == 0 {
+            let b = timed(&mut base)?;
+            (b, timed(&mut other)?)
+        } else {
+            let o = timed(&mut other)?;
+            (timed(&mut base)?, o)
+        };
+        ratios.push((o / b - 1.0) * 100.0);
+    }
+    Ok(median(ratios))
+}
+
+/// Interleaved pairs per overhead figure: four per repeat, at least eight.
+fn overhead_pairs(repeats: usize) -> usize {
+    (4 * repeats).max(8)
 }
 
 /// Time every figure over `inputs` (labelled, e.g. the MNIST test set).
@@ -89,8 +128,18 @@ pub fn run(
 
     let unmasked = time(repeats, || predict(&all_on, BroadcastPath::Compact))?;
     let masked = time(repeats, || predict(&half_off, BroadcastPath::Multiply))?;
-    let keep = time(repeats, || predict(&all_keep, BroadcastPath::Multiply))?;
     let broadcast = time(repeats, || predict(&ninety, BroadcastPath::Compact))?;
+    let pairs = overhead_pairs(repeats);
+    let mask_overhead = paired_overhead(
+        pairs,
+        || predict(&all_on, BroadcastPath::Compact),
+        || predict(&half_off, BroadcastPath::Multiply),
+    )?;
+    let keep_overhead = paired_overhead(
+        pairs,
+        || predict(&all_on, BroadcastPath::Compact),
+        || predict(&all_keep, BroadcastPath::Multiply),
+    )?;
     let sweep = time(repeats, || {
         ablate::sweep(predictor, pixels, labels, AblationMode::Zero, None)
     })?;
@@ -106,8 +155,9 @@ pub fn run(
         repeats,
         unmasked_images_per_s: rate(unmasked),
         masked_images_per_s: rate(masked),
-        mask_overhead_pct: (masked / unmasked - 1.0) * 100.0,
-        all_keep_overhead_pct: (keep / unmasked - 1.0) * 100.0,
+        mask_overhead_pct: mask_overhead,
+        all_keep_overhead_pct: keep_overhead,
+        overhead_pairs: pairs,
         broadcast90_images_per_s: rate(broadcast),
         broadcast90_speedup: unmasked / broadcast,
         forward_seconds: unmasked,
@@ -126,12 +176,12 @@ pub fn print(r: &BenchReport) {
         r.unmasked_images_per_s
     );
     println!(
-        "  per-sample masks (half off)  {:>10.0} images/s  ({:+.1}% time)",
-        r.masked_images_per_s, r.mask_overhead_pct
+        "  per-sample masks (half off)  {:>10.0} images/s  ({:+.1}% time, median of {} pairs)",
+        r.masked_images_per_s, r.mask_overhead_pct, r.overhead_pairs
     );
     println!(
-        "  per-sample masks (all kept)                       ({:+.1}% time)",
-        r.all_keep_overhead_pct
+        "  per-sample masks (all kept)                       ({:+.1}% time, median of {} pairs)",
+        r.all_keep_overhead_pct, r.overhead_pairs
     );
     println!(
         "  broadcast, 90% off           {:>10.0} images/s  ({:.1}x no mask)",
