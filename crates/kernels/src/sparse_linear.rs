@@ -68,7 +68,7 @@ pub fn weight_grad(
     dz: &[f32],
     [inputs, outputs]: [usize; 2],
 ) -> Result<Vec<f32>, KernelError> {
-    let n = check(x, &[], inputs, 0)?;
+    let n = count_inputs(x, inputs)?;
     if dz.len() != n * outputs {
         return Err(KernelError::Shape(format!(
             "the output gradient has {} values; expected {n} x {outputs}",
@@ -100,16 +100,22 @@ pub fn weight_grad(
 
 /// `[n x inputs]` inputs against `[inputs x outputs]` weights: the number of inputs.
 fn check(x: &[f32], w: &[f32], inputs: usize, outputs: usize) -> Result<usize, KernelError> {
-    if inputs == 0 || !x.len().is_multiple_of(inputs) {
-        return Err(KernelError::Shape(format!(
-            "{} input values is not a whole number of {inputs}-value inputs",
-            x.len()
-        )));
-    }
+    let n = count_inputs(x, inputs)?;
     if w.len() != inputs * outputs {
         return Err(KernelError::Shape(format!(
             "the weight has {} values; expected {inputs} x {outputs}",
             w.len()
+        )));
+    }
+    Ok(n)
+}
+
+/// How many `inputs`-wide rows `x` holds.
+fn count_inputs(x: &[f32], inputs: usize) -> Result<usize, KernelError> {
+    if inputs == 0 || !x.len().is_multiple_of(inputs) {
+        return Err(KernelError::Shape(format!(
+            "{} input values is not a whole number of {inputs}-value inputs",
+            x.len()
         )));
     }
     Ok(x.len() / inputs)

@@ -124,23 +124,24 @@ impl MaskedMlp {
         masks.check_fits(&self.hidden_sizes(), images.dims()[0])?;
         let mut x = images;
         for (l, linear) in self.hidden.iter().enumerate().take(layer + 1) {
-            let pre = match (l, masks.layer(l)) {
-                // The first layer's inputs are the (mostly zero) images: on flex, one
-                // zero-skipping operation with its own backward.
-                #[cfg(feature = "flex")]
-                (0, mask) => {
-                    let width = self.hidden_sizes()[0];
-                    let keep = match mask {
-                        Some(mask) => mask.keep_tensor().clone(),
-                        None => Tensor::ones([1, width], &x.device()),
-                    };
-                    match crate::sparse_op::masked_linear(&x, linear, &keep) {
-                        Some(pre) => pre,
-                        None => linear.forward(x) * keep,
-                    }
-                }
-                (_, Some(mask)) => linear.forward(x) * mask.keep_tensor().clone(),
-                (_, None) => linear.forward(x),
+            // The first layer's inputs are the (mostly zero) images: when training on flex,
+            // one zero-skipping operation with its own backward.
+            #[cfg(feature = "flex")]
+            let sparse = if l == 0 && linear.bias.is_some() && crate::sparse_op::applies(&x) {
+                let keep = match masks.layer(l) {
+                    Some(mask) => mask.keep_tensor().clone(),
+                    None => Tensor::ones([1, linear.weight.dims()[1]], &x.device()),
+                };
+                crate::sparse_op::masked_linear(&x, linear, &keep)
+            } else {
+                None
+            };
+            #[cfg(not(feature = "flex"))]
+            let sparse = None;
+            let pre = match (sparse, masks.layer(l)) {
+                (Some(pre), _) => pre,
+                (None, Some(mask)) => linear.forward(x) * mask.keep_tensor().clone(),
+                (None, None) => linear.forward(x),
             };
             x = relu(pre);
         }

@@ -162,18 +162,23 @@ impl<B: Backend + SparseLinearBackend, C: CheckpointStrategy> SparseLinearBacken
     }
 }
 
-/// `(x W + b) * keep` through the operation above when `x` lives on an autodiff flex device
-/// and the layer has a bias; `None` elsewhere, for Burn's own Linear and multiply.
+/// Whether the first layer's operation runs for `x`: training (autodiff) on flex. A plain
+/// forward keeps Burn's Linear, so that the model's `forward` and `forward_masked` with an
+/// all-ones mask stay equal bit for bit (inference on the CPU has its own zero-skipping engine
+/// in `infer`).
+pub fn applies(x: &Tensor<2>) -> bool {
+    let device = x.device();
+    device.is_autodiff() && device == Device::flex()
+}
+
+/// `(x W + b) * keep` through the operation above when it [`applies`] to `x` and the layer has
+/// a bias; `None` elsewhere, for Burn's own Linear and multiply.
 pub fn masked_linear(
     x: &Tensor<2>,
     linear: &burn::nn::Linear,
     keep: &Tensor<2>,
 ) -> Option<Tensor<2>> {
-    // Training only (autodiff on flex): a plain forward keeps Burn's Linear, so that the
-    // model's `forward` and `forward_masked` with an all-ones mask stay equal bit for bit
-    // (inference on the CPU has its own zero-skipping engine in `infer`).
-    let device = x.device();
-    if !device.is_autodiff() || device != Device::flex() {
+    if !applies(x) {
         return None;
     }
     let bias = linear.bias.as_ref()?.val();
