@@ -6,7 +6,9 @@
 //! forward uses it only when training on flex (other backends, and plain forwards, keep
 //! Burn's Linear and multiply).
 //! Gradients: `dZ = dY * keep`, `dW = X^T dZ` over the non-zero inputs, `db = sum dZ`,
-//! `dX = dZ W^T` only when the input is tracked (images never are), no gradient for the mask.
+//! `dX = dZ W^T` only when the input is tracked (images never are). A mask that itself needs a
+//! gradient (learned gates, `infer circuit`) is left to Burn's Linear and multiply, which give it
+//! one; the operation never sees such a mask.
 
 use std::borrow::Cow;
 
@@ -171,14 +173,15 @@ pub fn applies(x: &Tensor<2>) -> bool {
     device.is_autodiff() && device == Device::flex()
 }
 
-/// `(x W + b) * keep` through the operation above when it [`applies`] to `x` and the layer has
-/// a bias; `None` elsewhere, for Burn's own Linear and multiply.
+/// `(x W + b) * keep` through the operation above when it [`applies`] to `x`, the layer has a
+/// bias and the mask is a constant; `None` elsewhere, for Burn's own Linear and multiply (the
+/// operation has no gradient for the mask, so a mask that is being learned takes Burn's path).
 pub fn masked_linear(
     x: &Tensor<2>,
     linear: &burn::nn::Linear,
     keep: &Tensor<2>,
 ) -> Option<Tensor<2>> {
-    if !applies(x) {
+    if !applies(x) || keep.is_tracked() {
         return None;
     }
     let bias = linear.bias.as_ref()?.val();

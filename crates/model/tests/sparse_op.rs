@@ -146,3 +146,18 @@ fn only_training_on_flex_takes_the_operation() {
     let x = Tensor::<2>::ones([2, 3], &plain);
     assert!(masked_linear(&x, &linear, &Tensor::ones([1, 2], &plain)).is_none());
 }
+
+#[test]
+fn a_mask_that_needs_a_gradient_takes_burns_path() {
+    let device = Device::flex().autodiff();
+    let linear = burn::nn::LinearConfig::new(4, 3).init(&device);
+    let x = Tensor::<2>::ones([2, 4], &device);
+    let gates = Tensor::<2>::from_data([[0.5f32, 1.0, 0.0]], &device).require_grad();
+    assert!(masked_linear(&x, &linear, &gates).is_none());
+    // Derived from a tracked tensor (a sigmoid of gate logits) counts too.
+    let derived = burn::tensor::activation::sigmoid(gates.clone());
+    assert!(masked_linear(&x, &linear, &derived).is_none());
+    // A constant mask (as training's lesions and `--train-mask` build) keeps the operation.
+    let constant = Tensor::<2>::from_data([[0.0f32, 1.0, 1.0]], &device);
+    assert!(masked_linear(&x, &linear, &constant).is_some());
+}
