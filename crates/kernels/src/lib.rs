@@ -7,6 +7,8 @@
 //!   with a vectorised exp and ln ([`fast_math`]).
 //! - [`sparse_linear`]: one masked Linear for training on mostly-zero inputs: its forward and
 //!   its weight gradient `X^T dZ` (the Burn operation around them is `model::sparse_op`).
+//! - [`adam`]: one Adam step per parameter tensor in a single in-place pass (the training
+//!   optimizer's update, `train::fused_adam` around it).
 //! - [`score`]: argmax and cross-entropy of one logits row, the arithmetic the sweep and the
 //!   analyses share.
 //!
@@ -15,6 +17,7 @@
 //! (AVX-512, AVX2+FMA, SSE4.2 or scalar, picked at run time); the `_at` variants take a
 //! [`SimdLevel`] so that tests can run every level this CPU supports.
 
+pub mod adam;
 pub mod fast_math;
 pub mod masked_forward;
 pub mod score;

@@ -9,6 +9,8 @@
 
 pub mod checkpoint;
 pub mod divergence;
+#[cfg(feature = "flex")]
+pub mod fused_adam;
 pub mod progress;
 pub mod report;
 pub mod run;

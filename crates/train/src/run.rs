@@ -11,7 +11,6 @@ use backend::{DeviceChoice, SelectedDevice};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::train::metric::{AccuracyMetric, LossMetric};
@@ -571,8 +570,12 @@ fn fit(
         );
     }
     let model = config.model.init(&device.clone().autodiff());
-    let optimizer: AdamConfig = config.optimizer.clone();
-    let result = training.launch(Learner::new(model, optimizer.init(), config.learning_rate));
+    // On flex, Adam's update is one in-place pass per parameter (the same arithmetic as Burn's).
+    #[cfg(feature = "flex")]
+    let optimizer = crate::fused_adam::init(&config.optimizer);
+    #[cfg(not(feature = "flex"))]
+    let optimizer = config.optimizer.init();
+    let result = training.launch(Learner::new(model, optimizer, config.learning_rate));
     if let Some(error) = result.error {
         bail!("training failed: {error}");
     }

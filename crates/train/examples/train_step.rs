@@ -1,0 +1,188 @@
+//! Heap allocations and time per training step on the flex CPU backend, for the seed's
+//! network (784 -> 600 -> 10, batch 128, real MNIST), with and without this project's two
+//! training speed-ups: the zero-skipping first layer (`model::sparse_op`) and the fused Adam
+//! (`train::fused_adam`). "Burn's" means Burn's dense Linear and Burn's `Adam`: the step as it
+//! was before them.
+//!
+//! A step is what the Learner does per batch: forward, cross-entropy, backward, optimizer
+//! step. Allocations are counted by a counting global allocator (`stats_alloc`) around each
+//! step; times are medians over the measured steps of three rounds in rotating order (after
+//! 10 warm-up steps per round).
+//!
+//! ```sh
+//! cargo run --release -p train --example train_step            # 200 steps per variant
+//! cargo run --release -p train --example train_step -- 50 --json
+//! ```
+
+use std::alloc::System;
+use std::time::Instant;
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use data::{MnistBatcher, MnistSource, Split};
+use model::{ExperimentConfig, HiddenMasks, MaskPolicy, MaskedMlp};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const BATCH: usize = 128;
+const WARM_UP: usize = 10;
+const ROUNDS: usize = 3;
+
+/// Which first layer and which optimizer a variant uses.
+#[derive(Clone, Copy)]
+struct Variant {
+    name: &'static str,
+    sparse_first_layer: bool,
+    fused_adam: bool,
+}
+
+const VARIANTS: [Variant; 4] = [
+    Variant {
+        name: "Burn's Linear + Burn's Adam (before)",
+        sparse_first_layer: false,
+        fused_adam: false,
+    },
+    Variant {
+        name: "sparse first layer + Burn's Adam",
+        sparse_first_layer: true,
+        fused_adam: false,
+    },
+    Variant {
+        name: "Burn's Linear + fused Adam",
+        sparse_first_layer: false,
+        fused_adam: true,
+    },
+    Variant {
+        name: "sparse first layer + fused Adam (now)",
+        sparse_first_layer: true,
+        fused_adam: true,
+    },
+];
+
+/// Logits through Burn's own dense ops: the forward pass before the sparse operation.
+fn dense_forward(model: &MaskedMlp, x: Tensor<2>) -> Tensor<2> {
+    let mut x = x;
+    for layer in &model.hidden {
+        x = relu(layer.forward(x));
+    }
+    model.output.forward(x)
+}
+
+#[derive(Default)]
+struct Measured {
+    allocations: Vec<u64>,
+    bytes: Vec<u64>,
+    seconds: Vec<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn run(
+    variant: Variant,
+    steps: usize,
+    batches: &[(Vec<f32>, Vec<i64>)],
+    measured: &mut Measured,
+) -> anyhow::Result<()> {
+    let config = ExperimentConfig::seed_run();
+    let device = Device::flex().autodiff();
+    let mut model = config.model.init(&device);
+    let mut optim: ModuleOptimizer = if variant.fused_adam {
+        train::fused_adam::init(&config.optimizer)
+    } else {
+        config.optimizer.init()
+    };
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    for step in 0..WARM_UP + steps {
+        let (pixels, labels) = &batches[step % batches.len()];
+        let x = Tensor::<2>::from_data(TensorData::new(pixels.clone(), [BATCH, 784]), &device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels.clone(), [BATCH]), &device);
+        let region = Region::new(GLOBAL);
+        let start = Instant::now();
+        let logits = if variant.sparse_first_layer {
+            // The training path: `forward_masked` takes the operation on autodiff flex.
+            model.forward_masked(x, &HiddenMasks::none())?
+        } else {
+            dense_forward(&model, x)
+        };
+        let loss = loss_fn.forward(logits, y);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(config.learning_rate, model, grads);
+        let seconds = start.elapsed().as_secs_f64();
+        let change = region.change();
+        if step >= WARM_UP {
+            measured
+                .allocations
+                .push((change.allocations + change.reallocations) as u64);
+            measured.bytes.push(change.bytes_allocated as u64);
+            measured.seconds.push(seconds);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let steps: usize = match args.iter().find(|a| !a.starts_with("--")) {
+        Some(n) => n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("steps: expected a number, got {n:?}"))?,
+        None => 200,
+    };
+    if steps == 0 {
+        anyhow::bail!("steps: expected 1 or more");
+    }
+    let split = MnistSource::resolve(None).load(Split::Train)?;
+    let batcher = MnistBatcher::new(split, vec![600], MaskPolicy::None);
+    let batches: Vec<_> = (0..50)
+        .map(|b| batcher.host_batch(&(b * BATCH..(b + 1) * BATCH).collect::<Vec<_>>()))
+        .collect();
+    // Rounds in rotating order, so that no variant always runs first (cold caches, a
+    // fresh heap) or last.
+    let mut measured: Vec<Measured> = VARIANTS.iter().map(|_| Measured::default()).collect();
+    for round in 0..ROUNDS {
+        for k in 0..VARIANTS.len() {
+            let v = (k + round) % VARIANTS.len();
+            run(
+                VARIANTS[v],
+                steps.div_ceil(ROUNDS),
+                &batches,
+                &mut measured[v],
+            )?;
+        }
+    }
+    let mut rows = Vec::new();
+    for (variant, m) in VARIANTS.into_iter().zip(measured) {
+        let allocations = median(m.allocations.iter().map(|&a| a as f64).collect());
+        let mib = median(m.bytes.iter().map(|&b| b as f64).collect()) / (1024.0 * 1024.0);
+        let ms = median(m.seconds) * 1e3;
+        if !json {
+            println!(
+                "{:<40} {allocations:>7.0} allocations/step  {mib:>7.2} MiB allocated/step  {ms:>6.2} ms/step",
+                variant.name
+            );
+        }
+        rows.push(serde_json::json!({
+            "variant": variant.name,
+            "sparse_first_layer": variant.sparse_first_layer,
+            "fused_adam": variant.fused_adam,
+            "allocations_per_step": allocations,
+            "mib_allocated_per_step": mib,
+            "ms_per_step": ms,
+        }));
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "steps": steps, "batch": BATCH, "variants": rows })
+        );
+    }
+    Ok(())
+}
