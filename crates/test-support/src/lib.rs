@@ -97,3 +97,16 @@ pub fn save_model_dir(
     save_model(&model, &art.model()).expect("model.bpk");
     config
 }
+
+/// Every parameter of `model` as one list: each layer's weight then its bias, input side first
+/// (for comparing two trained networks value by value).
+pub fn parameter_values(model: &model::MaskedMlp) -> Vec<f32> {
+    let mut out = Vec::new();
+    for l in model.hidden.iter().chain(std::iter::once(&model.output)) {
+        out.extend(l.weight.val().into_data().iter::<f32>());
+        if let Some(b) = &l.bias {
+            out.extend(b.val().into_data().iter::<f32>());
+        }
+    }
+    out
+}

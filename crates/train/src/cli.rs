@@ -129,7 +129,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "P")]
     pub lesion_prob: Option<f64>,
 
-    /// Data-loader worker threads (0 = batches are built on the training thread).
+    /// Data-loader worker threads (0 = batches are built on the training thread). With 0, each
+    /// epoch's order comes from the seed and the epoch alone, so `--resume` continues exactly
+    /// as an uninterrupted run; with workers, Burn's threaded loader draws its own orders.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub workers: usize,
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use backend::{DeviceChoice, SelectedDevice};
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
@@ -18,7 +18,7 @@ use burn::train::renderer::{MetricsRenderer, default_renderer};
 use burn::train::{ExecutionStrategy, Interrupter, Learner, MultiDeviceOptim, SupervisedTraining};
 use data::ArtifactDir;
 use data::artifact::{load_config, remove_partial_files, save_config, save_model, write_atomic};
-use data::{IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
+use data::{EpochLoader, IndexDataset, MnistBatcher, MnistSource, MnistSplit, Split};
 use model::{
     ExperimentConfig, MaskPolicy, MaskSemantics, MaskedBatch, MaskedMlp, TrainingSummary,
     parse_neuron_list,
@@ -524,16 +524,31 @@ fn fit(
     let device = devices[0].device.clone();
     device.seed(config.seed);
     let hidden = config.model.hidden.clone();
-    let train_loader = DataLoaderBuilder::new(MnistBatcher::new(
+    let train_batcher = MnistBatcher::new(
         train_split.clone(),
         hidden.clone(),
         config.train_mask.clone(),
-    ))
-    .batch_size(config.batch_size)
-    .shuffle(config.seed)
-    .num_workers(workers)
-    .set_device(device.clone())
-    .build(IndexDataset::of(train_split));
+    );
+    // Without worker threads, epoch e's order comes from (seed, e) alone, so a resumed run
+    // trains on the batches an uninterrupted one would (data::EpochLoader). With workers,
+    // Burn's threaded loader builds the batches and draws its own orders.
+    let train_loader: Arc<dyn DataLoader<MaskedBatch>> = if workers == 0 {
+        Arc::new(EpochLoader::new(
+            train_batcher,
+            train_split.len(),
+            config.batch_size,
+            config.seed,
+            resume_from.unwrap_or(0),
+            device.clone(),
+        ))
+    } else {
+        DataLoaderBuilder::new(train_batcher)
+            .batch_size(config.batch_size)
+            .shuffle(config.seed)
+            .num_workers(workers)
+            .set_device(device.clone())
+            .build(IndexDataset::of(train_split))
+    };
     let valid_loader = DataLoaderBuilder::new(MnistBatcher::new(
         test_split.clone(),
         hidden,

@@ -8,7 +8,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use model::{ExperimentConfig, MaskedMlp};
-use test_support::Lcg;
+use test_support::{Lcg, parameter_values as values};
 use train::fused_adam::{self, FusedAdam};
 
 const STEPS: usize = 100;
@@ -44,17 +44,6 @@ fn gradients(model: &MaskedMlp, t: usize) -> GradientsParams {
         .init(&device)
         .forward(model.forward(x), y);
     GradientsParams::from_grads(loss.backward(), model)
-}
-
-fn values(model: &MaskedMlp) -> Vec<f32> {
-    let mut out = Vec::new();
-    for l in model.hidden.iter().chain(std::iter::once(&model.output)) {
-        out.extend(l.weight.val().into_data().iter::<f32>());
-        if let Some(b) = &l.bias {
-            out.extend(b.val().into_data().iter::<f32>());
-        }
-    }
-    out
 }
 
 /// The largest `|a - b| / |b|` over the values (with a floor of 1e-6 on `|b|`).

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use data::ArtifactDir;
 use data::artifact::{load_config, load_model};
 use model::{ExperimentConfig, TrainingSummary};
+use test_support::parameter_values;
 
 const EPOCHS: usize = 3;
 
@@ -168,4 +169,24 @@ fn killed_runs_resume_to_a_complete_artifact_dir() {
         .filter(|n| !n.ends_with(".bpk"))
         .collect();
     assert!(strays.is_empty(), "{strays:?}");
+
+    // The same run without a kill (same config, same seed) ends with the same weights: resume
+    // restores the model, the optimizer's moments (the fused Adam's) and the data order.
+    let straight = ArtifactDir::new(tmp.path().join("straight"));
+    finish(start(
+        straight.root(),
+        &tmp.path().join("straight.log"),
+        &[],
+    ));
+    let device = burn::prelude::Device::flex();
+    let resumed = load_model(&config.model, &art.model(), &device).expect("model");
+    let uninterrupted = load_model(&config.model, &straight.model(), &device).expect("model");
+    let (a, b) = (parameter_values(&resumed), parameter_values(&uninterrupted));
+    let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+    assert_eq!(
+        differ,
+        0,
+        "a killed and resumed run ended with {differ} of {} weights unlike an uninterrupted one",
+        a.len()
+    );
 }
