@@ -125,25 +125,24 @@ impl MaskedMlp {
         let mut x = images;
         for (l, linear) in self.hidden.iter().enumerate().take(layer + 1) {
             // The first layer's inputs are the (mostly zero) images: when training on flex,
-            // one zero-skipping operation with its own backward.
+            // one zero-skipping operation (Linear, mask and ReLU) with its own backward.
             #[cfg(feature = "flex")]
             let sparse = if l == 0 && linear.bias.is_some() && crate::sparse_op::applies(&x) {
                 let keep = match masks.layer(l) {
                     Some(mask) => mask.keep_tensor().clone(),
                     None => Tensor::ones([1, linear.weight.dims()[1]], &x.device()),
                 };
-                crate::sparse_op::masked_linear(&x, linear, &keep)
+                crate::sparse_op::masked_linear_relu(&x, linear, &keep)
             } else {
                 None
             };
             #[cfg(not(feature = "flex"))]
             let sparse = None;
-            let pre = match (sparse, masks.layer(l)) {
-                (Some(pre), _) => pre,
-                (None, Some(mask)) => linear.forward(x) * mask.keep_tensor().clone(),
-                (None, None) => linear.forward(x),
+            x = match (sparse, masks.layer(l)) {
+                (Some(activations), _) => activations,
+                (None, Some(mask)) => relu(linear.forward(x) * mask.keep_tensor().clone()),
+                (None, None) => relu(linear.forward(x)),
             };
-            x = relu(pre);
         }
         Ok(x)
     }

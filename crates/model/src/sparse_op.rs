@@ -1,11 +1,12 @@
-//! The first hidden layer as one Burn operation with its own backward, for training on the
-//! flex CPU backend: `(x W + b) * keep`, computed by `kernels::sparse_linear` over the non-zero
-//! inputs only, forward and weight gradient alike.
+//! The first hidden layer and its ReLU as one Burn operation with its own backward, for
+//! training on the flex CPU backend: `relu((x W + b) * keep)`, computed by
+//! `kernels::sparse_linear` over the non-zero inputs only, forward and weight gradient alike.
 //!
 //! Burn's backend-extension API makes it one op on `Flex` and `Autodiff<Flex>`; the model's
 //! forward uses it only when training on flex (other backends, and plain forwards, keep
 //! Burn's Linear and multiply).
-//! Gradients: `dZ = dY * keep`, `dW = X^T dZ` over the non-zero inputs, `db = sum dZ`,
+//! Gradients: `dZ = dY * keep` where the ReLU passed the value (one pass, with `db = sum dZ`),
+//! `dW = X^T dZ` over the non-zero inputs,
 //! `dX = dZ W^T` only when the input is tracked (images never are). A mask that itself needs a
 //! gradient (learned gates, `infer circuit`) is left to Burn's Linear and multiply, which give it
 //! one; the operation never sees such a mask.
@@ -24,8 +25,8 @@ use burn::prelude::*;
 /// The masked Linear as a backend operation.
 #[backend_extension(Flex, Autodiff)]
 pub trait SparseLinearBackend: Backend {
-    /// `(x W + b) * keep` (`keep`: `[1, out]` or `[n, out]`).
-    fn sparse_masked_linear(
+    /// `relu((x W + b) * keep)` (`keep`: `[1, out]` or `[n, out]`).
+    fn sparse_masked_linear_relu(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
@@ -34,6 +35,13 @@ pub trait SparseLinearBackend: Backend {
 
     /// `X^T dZ`, over the non-zero rows of `x` only.
     fn sparse_weight_grad(x: FloatTensor<Self>, dz: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// `dZ` and the bias gradient `[1, out]` from the gradient `dy` of the output `out`.
+    fn sparse_output_grad(
+        dy: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 }
 
 /// The values of a flex tensor, row-major: borrowed when the tensor is one contiguous run,
@@ -56,7 +64,7 @@ fn flex(values: Vec<f32>, shape: [usize; 2]) -> FlexTensor {
 }
 
 impl SparseLinearBackend for Flex {
-    fn sparse_masked_linear(
+    fn sparse_masked_linear_relu(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
@@ -82,6 +90,18 @@ impl SparseLinearBackend for Flex {
             .unwrap_or_else(|e| panic!("sparse weight gradient: {e}"));
         flex(dw, [inputs, outputs])
     }
+
+    fn sparse_output_grad(
+        dy: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [n, outputs] = dims2(&out);
+        let (dz, db) =
+            kernels::sparse_linear::output_grad(&host(&dy), &host(&out), &host(&keep), outputs)
+                .unwrap_or_else(|e| panic!("sparse layer's output gradient: {e}"));
+        (flex(dz, [n, outputs]), flex(db, [1, outputs]))
+    }
 }
 
 fn dims2(t: &FlexTensor) -> [usize; 2] {
@@ -92,7 +112,7 @@ fn dims2(t: &FlexTensor) -> [usize; 2] {
 impl<B: Backend + SparseLinearBackend, C: CheckpointStrategy> SparseLinearBackend
     for Autodiff<B, C>
 {
-    fn sparse_masked_linear(
+    fn sparse_masked_linear_relu(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
@@ -102,8 +122,14 @@ impl<B: Backend + SparseLinearBackend, C: CheckpointStrategy> SparseLinearBacken
         struct MaskedLinearBackward;
 
         impl<B: Backend + SparseLinearBackend> Backward<B, 3> for MaskedLinearBackward {
-            /// The input (and whether it needs a gradient), the weight, and the mask.
-            type State = (FloatTensor<B>, bool, FloatTensor<B>, FloatTensor<B>);
+            /// The input (and whether it needs a gradient), the weight, the mask and the output.
+            type State = (
+                FloatTensor<B>,
+                bool,
+                FloatTensor<B>,
+                FloatTensor<B>,
+                FloatTensor<B>,
+            );
 
             fn backward(
                 self,
@@ -111,12 +137,11 @@ impl<B: Backend + SparseLinearBackend, C: CheckpointStrategy> SparseLinearBacken
                 grads: &mut Gradients,
                 _checkpointer: &mut Checkpointer,
             ) {
-                let (x, x_tracked, weight, keep) = ops.state;
+                let (x, x_tracked, weight, keep, out) = ops.state;
                 let [node_x, node_w, node_b] = ops.parents;
                 let dy = grads.consume::<B>(&ops.node);
-                let dz = B::float_mul(dy, keep);
+                let (dz, db) = B::sparse_output_grad(dy, out, keep);
                 if let Some(node) = node_b {
-                    let db = B::float_sum_dim(dz.clone(), 0);
                     let outputs = db.shape()[1];
                     grads.register::<B>(node.id, B::float_reshape(db, Shape::new([outputs])));
                 }
@@ -133,7 +158,7 @@ impl<B: Backend + SparseLinearBackend, C: CheckpointStrategy> SparseLinearBacken
         let x_tracked = x.is_tracked();
         let outputs = bias.primitive().shape()[0];
         let bias_row = B::float_reshape(bias.primitive().clone(), Shape::new([1, outputs]));
-        let output = B::sparse_masked_linear(
+        let output = B::sparse_masked_linear_relu(
             x.primitive().clone(),
             weight.primitive().clone(),
             bias_row,
@@ -150,6 +175,7 @@ impl<B: Backend + SparseLinearBackend, C: CheckpointStrategy> SparseLinearBacken
                     x_tracked,
                     weight.into_primitive(),
                     keep.into_primitive(),
+                    output.clone(),
                 ),
                 output,
             ),
@@ -162,6 +188,20 @@ impl<B: Backend + SparseLinearBackend, C: CheckpointStrategy> SparseLinearBacken
         let out = B::sparse_weight_grad(x.into_primitive(), dz.into_primitive());
         Self::from_inner(out)
     }
+
+    fn sparse_output_grad(
+        dy: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        // Only the backward above asks for it, on the inner backend.
+        let (dz, db) = B::sparse_output_grad(
+            dy.into_primitive(),
+            out.into_primitive(),
+            keep.into_primitive(),
+        );
+        (Self::from_inner(dz), Self::from_inner(db))
+    }
 }
 
 /// Whether the first layer's operation runs for `x`: training (autodiff) on flex. A plain
@@ -173,10 +213,10 @@ pub fn applies(x: &Tensor<2>) -> bool {
     device.is_autodiff() && device == Device::flex()
 }
 
-/// `(x W + b) * keep` through the operation above when it [`applies`] to `x`, the layer has a
-/// bias and the mask is a constant; `None` elsewhere, for Burn's own Linear and multiply (the
-/// operation has no gradient for the mask, so a mask that is being learned takes Burn's path).
-pub fn masked_linear(
+/// `relu((x W + b) * keep)` through the operation above when it [`applies`] to `x`, the layer
+/// has a bias and the mask is a constant; `None` elsewhere, for Burn's own Linear, multiply and
+/// ReLU (the operation has no gradient for the mask, so a mask being learned takes Burn's path).
+pub fn masked_linear_relu(
     x: &Tensor<2>,
     linear: &burn::nn::Linear,
     keep: &Tensor<2>,
@@ -185,7 +225,7 @@ pub fn masked_linear(
         return None;
     }
     let bias = linear.bias.as_ref()?.val();
-    let out = <burn::backend::Dispatch as SparseLinearBackend>::sparse_masked_linear(
+    let out = <burn::backend::Dispatch as SparseLinearBackend>::sparse_masked_linear_relu(
         x.clone().into_dispatch(),
         linear.weight.val().into_dispatch(),
         bias.into_dispatch(),

@@ -1,11 +1,11 @@
-//! The zero-skipping masked Linear (model::sparse_op) against Burn's dense autodiff: forward,
+//! The zero-skipping masked Linear + ReLU (model::sparse_op) against Burn's dense autodiff: forward,
 //! dW, db and (when asked) dX, for no mask, per-sample and broadcast masks, a whole layer off,
 //! batch sizes 1, 127 and 128, inputs with negative values and all-zero rows.
 #![cfg(feature = "flex")]
 
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use model::sparse_op::masked_linear;
+use model::sparse_op::masked_linear_relu as masked_linear;
 use test_support::Lcg;
 
 fn values(rng: &mut Lcg, n: usize, zeros: bool) -> Vec<f32> {
@@ -51,13 +51,12 @@ fn check(n: usize, inputs: usize, outputs: usize, keep: &[f32], x_grad: bool, wh
         if x_grad {
             x = x.require_grad();
         }
-        let pre = if sparse {
+        let out = if sparse {
             masked_linear(&x, &linear, &keep).expect("flex device")
         } else {
-            linear.forward(x.clone()) * keep.clone()
+            relu(linear.forward(x.clone()) * keep.clone())
         };
-        let out = relu(pre.clone());
-        let grads = (out * upstream.clone()).sum().backward();
+        let grads = (out.clone() * upstream.clone()).sum().backward();
         let dw = linear.weight.grad(&grads).expect("dW");
         let db = linear
             .bias
@@ -67,7 +66,7 @@ fn check(n: usize, inputs: usize, outputs: usize, keep: &[f32], x_grad: bool, wh
             .expect("db");
         let dx = x_grad.then(|| host(x.grad(&grads).expect("dX")));
         (
-            host(pre.inner()),
+            host(out.inner()),
             host(dw),
             db.into_data().try_to_vec::<f32>().expect("f32"),
             dx,
@@ -138,7 +137,7 @@ fn only_training_on_flex_takes_the_operation() {
             .expect("autodiff flex")
             .inner(),
     );
-    let want = host(linear.forward(x).inner());
+    let want = host(relu(linear.forward(x)).inner());
     assert!(worst(&got, &want) < 1e-6, "{got:?} vs {want:?}");
     // A plain (inference) forward stays Burn's.
     let plain = Device::flex();

@@ -6,7 +6,7 @@
 //!
 //! A step is what the Learner does per batch: forward, cross-entropy, backward, optimizer
 //! step. Allocations are counted by a counting global allocator (`stats_alloc`) around each
-//! step; times are medians over the measured steps of three rounds in rotating order (after
+//! step; times (whole step, and forward + loss, backward, optimizer step) are medians over the measured steps of three rounds in rotating order (after
 //! 10 warm-up steps per round).
 //!
 //! ```sh
@@ -77,6 +77,8 @@ struct Measured {
     allocations: Vec<u64>,
     bytes: Vec<u64>,
     seconds: Vec<f64>,
+    /// Per step: forward and loss, backward, optimizer step.
+    phases: [Vec<f64>; 3],
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -112,7 +114,9 @@ fn run(
             dense_forward(&model, x)
         };
         let loss = loss_fn.forward(logits, y);
+        let forward = start.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let backward = start.elapsed().as_secs_f64();
         model = optim.step(config.learning_rate, model, grads);
         let seconds = start.elapsed().as_secs_f64();
         let change = region.change();
@@ -122,6 +126,14 @@ fn run(
                 .push((change.allocations + change.reallocations) as u64);
             measured.bytes.push(change.bytes_allocated as u64);
             measured.seconds.push(seconds);
+            for (phase, t) in
+                measured
+                    .phases
+                    .iter_mut()
+                    .zip([forward, backward - forward, seconds - backward])
+            {
+                phase.push(t);
+            }
         }
     }
     Ok(())
@@ -163,9 +175,11 @@ fn main() -> anyhow::Result<()> {
         let allocations = median(m.allocations.iter().map(|&a| a as f64).collect());
         let mib = median(m.bytes.iter().map(|&b| b as f64).collect()) / (1024.0 * 1024.0);
         let ms = median(m.seconds) * 1e3;
+        let [forward, backward, step] = m.phases.map(|p| median(p) * 1e3);
         if !json {
             println!(
-                "{:<40} {allocations:>7.0} allocations/step  {mib:>7.2} MiB allocated/step  {ms:>6.2} ms/step",
+                "{:<40} {allocations:>5.0} allocations {mib:>6.2} MiB {ms:>6.2} ms/step \
+                 (forward {forward:.2}, backward {backward:.2}, optimizer {step:.2})",
                 variant.name
             );
         }
@@ -176,6 +190,9 @@ fn main() -> anyhow::Result<()> {
             "allocations_per_step": allocations,
             "mib_allocated_per_step": mib,
             "ms_per_step": ms,
+            "ms_forward": forward,
+            "ms_backward": backward,
+            "ms_optimizer": step,
         }));
     }
     if json {
