@@ -195,11 +195,48 @@ fn main() -> anyhow::Result<()> {
             "ms_optimizer": step,
         }));
     }
+    let [forward, weight_grad] = first_layer_kernels(&batches)?;
     if json {
         println!(
             "{}",
-            serde_json::json!({ "steps": steps, "batch": BATCH, "variants": rows })
+            serde_json::json!({
+                "steps": steps,
+                "batch": BATCH,
+                "variants": rows,
+                "first_layer_kernels_ms": { "forward": forward, "weight_grad": weight_grad },
+            })
+        );
+    } else {
+        println!(
+            "first-layer kernels alone (kernels::sparse_linear): forward {forward:.2} ms, \
+             weight gradient {weight_grad:.2} ms per batch"
         );
     }
     Ok(())
+}
+
+/// Median milliseconds of the first layer's two kernels on these batches, called directly
+/// (the seed's initial weights; an output gradient of ones): the floor under the operation.
+fn first_layer_kernels(batches: &[(Vec<f32>, Vec<i64>)]) -> anyhow::Result<[f64; 2]> {
+    let config = ExperimentConfig::seed_run();
+    let model = config.model.init(&Device::flex());
+    let layer = &model.hidden[0];
+    let w: Vec<f32> = layer.weight.val().into_data().iter::<f32>().collect();
+    let b: Vec<f32> = layer.bias.as_ref().map_or_else(
+        || vec![0.0; 600],
+        |b| b.val().into_data().iter::<f32>().collect(),
+    );
+    let keep = vec![1.0; 600];
+    let dz = vec![1.0; BATCH * 600];
+    let (mut forward, mut weight_grad) = (vec![], vec![]);
+    for (pixels, _) in batches.iter().cycle().take(3 * batches.len()) {
+        let start = Instant::now();
+        let out = kernels::sparse_linear::forward(pixels, &w, &b, &keep, [784, 600])?;
+        forward.push(start.elapsed().as_secs_f64() * 1e3);
+        let start = Instant::now();
+        let dw = kernels::sparse_linear::weight_grad(pixels, &dz, [784, 600])?;
+        weight_grad.push(start.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box((out, dw));
+    }
+    Ok([median(forward), median(weight_grad)])
 }
