@@ -105,7 +105,7 @@ impl Default for CircuitSettings {
     fn default() -> Self {
         Self {
             keep: 0.99,
-            penalties: vec![0.5, 2.0, 8.0],
+            penalties: vec![0.25, 0.5, 1.0, 2.0, 4.0],
             epochs: 2,
             learning_rate: 0.05,
             batch: 256,

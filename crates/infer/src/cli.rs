@@ -386,7 +386,7 @@ pub struct CircuitArgs {
     pub plot: Option<PathBuf>,
 
     /// L1 penalties on the gates to try (comma-separated); the smallest mask wins.
-    #[arg(long, value_name = "L,...", value_delimiter = ',', default_values_t = [0.5, 2.0, 8.0])]
+    #[arg(long, value_name = "L,...", value_delimiter = ',', default_values_t = [0.25, 0.5, 1.0, 2.0, 4.0])]
     pub penalty: Vec<f64>,
 
     /// Passes over the training images per penalty.
