@@ -172,20 +172,16 @@ fn kept(circuit: &Value) -> Vec<usize> {
 /// `infer predict` with the mask file: its summary and its per-input predictions.
 fn predict_with(f: &Fixture, mask: &Path) -> (Value, Vec<(u8, u8)>) {
     let rows = f.out.join("rows.csv");
-    let summary = infer(&[
+    let summary = on_fixture(
+        f,
         "predict",
-        "--artifact-dir",
-        f.model.to_str().expect("utf-8"),
-        "--device",
-        "flex",
-        "--data-dir",
-        f.data.to_str().expect("utf-8"),
-        "--mask-file",
-        mask.to_str().expect("utf-8"),
-        "--output",
-        rows.to_str().expect("utf-8"),
-        "--json",
-    ]);
+        &[
+            "--mask-file",
+            mask.to_str().expect("utf-8"),
+            "--output",
+            rows.to_str().expect("utf-8"),
+        ],
+    );
     let mut reader = csv::Reader::from_path(&rows).expect("rows.csv");
     let pairs = reader
         .records()
@@ -210,23 +206,31 @@ fn f1(pairs: &[(u8, u8)], class: u8) -> f64 {
     2.0 * tp as f64 / (predicted + actual) as f64
 }
 
-fn circuit(f: &Fixture, extra: &[&str], output: &Path) -> Value {
+/// `infer COMMAND` on the fixture's model and data, with `--json`.
+fn on_fixture(f: &Fixture, command: &str, extra: &[&str]) -> Value {
     let mut args = vec![
-        "circuit",
+        command,
         "--artifact-dir",
         f.model.to_str().expect("utf-8"),
         "--device",
         "flex",
         "--data-dir",
         f.data.to_str().expect("utf-8"),
-        "--output",
-        output.to_str().expect("utf-8"),
-        "--epochs",
-        "20",
         "--json",
     ];
     args.extend(extra);
     infer(&args)
+}
+
+fn circuit(f: &Fixture, extra: &[&str], output: &Path) -> Value {
+    let mut args = vec![
+        "--output",
+        output.to_str().expect("utf-8"),
+        "--epochs",
+        "20",
+    ];
+    args.extend(extra);
+    on_fixture(f, "circuit", &args)
 }
 
 #[test]
