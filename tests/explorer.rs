@@ -286,7 +286,7 @@ fn the_explorer_in_headless_chromium() {
     let with_mask = p
         .predict(
             one,
-            &MaskTable::broadcast_keep_only(&[600], &[digit3.kept.clone()]),
+            &MaskTable::broadcast_keep_only(&[600], std::slice::from_ref(&digit3.kept)),
             BroadcastPath::Multiply,
         )
         .expect("predict")

@@ -50,7 +50,7 @@ fn save_network(dir: &Path) {
     let mut w2 = vec![0f32; HIDDEN * CLASSES];
     let mut b2 = vec![0f32; CLASSES];
     b2[9] = 0.5;
-    let mut style = vec![false; HIDDEN];
+    let mut style = [false; HIDDEN];
     for c in 0..STYLED {
         for s in 0..STYLES {
             let j = position(c, s);
