@@ -338,7 +338,13 @@ function setupPicker() {
 
 function setupControls() {
   const {neurons} = state.info;
-  const reset = () => new Set(state.info.default_off_in_layer);
+  // Every control that sets the whole mask starts from the default and forgets a loaded one.
+  const reset = () => {
+    $('circuit').value = '';
+    $('mask-file').value = '';
+    $('mask-note').textContent = '';
+    return new Set(state.info.default_off_in_layer);
+  };
   state.off = reset();
   $('reset').addEventListener('click', () => { state.off = reset(); renderGrid(); update(); });
   $('top-k').addEventListener('click', () => {
