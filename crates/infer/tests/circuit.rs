@@ -312,3 +312,48 @@ fn all_classes_writes_ten_masks_the_overlap_and_counts_unneeded_neurons() {
     let none = set["needed_by_none"].as_u64().expect("count") as usize;
     assert!((NOISE - 4..=NOISE).contains(&none), "{none} unneeded");
 }
+
+mod common;
+
+#[test]
+fn a_deeper_net_gates_its_last_layer_and_the_written_mask_reads_back() {
+    use infer::circuit::{self, CircuitSettings, Task, TestSet, TrainingSet};
+    let hidden = [32, 16];
+    let dir = common::random_artifact_dir_with_classes(&hidden, 10);
+    let p = infer::Predictor::load(dir.path(), None, &Device::flex()).expect("loads");
+    let inputs = common::test_inputs(400);
+    let labels = inputs.labels.clone().expect("labels");
+    let train = TrainingSet::new(&p, &inputs).expect("pre-activations");
+    let settings = CircuitSettings {
+        keep: 0.9,
+        penalties: vec![1.0],
+        epochs: 3,
+        ..Default::default()
+    };
+    let test = TestSet {
+        pixels: &inputs.pixels,
+        labels: &labels,
+    };
+    let found = circuit::learn(&p, &train, test, Task::Accuracy, &settings).expect("learns");
+    assert_eq!((found.layer, found.width), (1, 16));
+    assert!(found.figure >= found.required, "{found:?}");
+    let row = found.keep_row(&hidden);
+    assert_eq!(row.len(), 48);
+    assert!(row[..32].iter().all(|&v| v == 1.0), "layer 0 stays on");
+    let on: Vec<usize> = (0..16).filter(|&j| row[32 + j] == 1.0).collect();
+    assert_eq!(on, found.kept);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for name in ["mask.jsonl", "mask.csv"] {
+        let path = tmp.path().join(name);
+        data::mask_files::write_keep_row(&path, &hidden, &row).expect("writes");
+        let table =
+            data::mask_files::read(&path, &hidden, model::MaskSemantics::Keep, 1).expect("reads");
+        assert_eq!(table.row(0), row.as_slice(), "{name}");
+        let predictions = p
+            .predict(&inputs.pixels, &table, infer::BroadcastPath::Compact)
+            .expect("predict");
+        let accuracy = kernels::score::score_rows(&predictions.logits, &labels, 10).0 as f64
+            / labels.len() as f64;
+        assert_eq!(accuracy, found.accuracy, "{name}");
+    }
+}
