@@ -175,7 +175,10 @@ pub struct Circuit {
     /// The penalty whose mask was smallest, and every penalty's outcome.
     pub penalty: f64,
     pub tried: Vec<PenaltyTry>,
+    /// The greedy order of `ablate --cumulative` at the same target (`--compare-greedy`).
     pub greedy: Option<Comparison>,
+    /// For a class: a greedy order by the class's own F1 (each neuron's F1 drop alone).
+    pub greedy_own: Option<Comparison>,
     pub seconds: f64,
 }
 
@@ -447,23 +450,10 @@ pub fn learn(
     let Some((kept, figure, penalty)) = best else {
         bail!("no penalty was tried");
     };
-    let greedy = if settings.compare_greedy {
-        let sweep = ablate::sweep(
-            predictor,
-            test.pixels,
-            test.labels,
-            AblationMode::Zero,
-            None,
-        )?;
-        let order = ablate::greedy_order(&sweep);
-        let (greedy_kept, greedy_figure) = fewest_along(predictor, test, task, &order, required)?;
-        Some(Comparison {
-            order: "ablate --cumulative (least important for accuracy first)".into(),
-            kept: greedy_kept.len(),
-            figure: greedy_figure,
-        })
+    let (greedy, greedy_own) = if settings.compare_greedy {
+        greedy_counts(predictor, test, task, required)?
     } else {
-        None
+        (None, None)
     };
     let (accuracy, accuracy_per_class) = accuracies(predictor, test, &kept)?;
     Ok(Circuit {
@@ -481,8 +471,49 @@ pub fn learn(
         penalty,
         tried,
         greedy,
+        greedy_own,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Neurons kept at `required` by the greedy order of `ablate --cumulative` and, for a class's
+/// F1, by the greedy order of that F1 (least F1 lost alone first).
+fn greedy_counts(
+    predictor: &Predictor,
+    test: TestSet<'_>,
+    task: Task,
+    required: f64,
+) -> Result<(Option<Comparison>, Option<Comparison>)> {
+    let sweep = ablate::sweep(
+        predictor,
+        test.pixels,
+        test.labels,
+        AblationMode::Zero,
+        None,
+    )?;
+    let order = ablate::greedy_order(&sweep);
+    let (kept, figure) = fewest_along(predictor, test, task, &order, required)?;
+    let by_accuracy = Comparison {
+        order: "ablate --cumulative (least important for accuracy first)".into(),
+        kept: kept.len(),
+        figure,
+    };
+    let Task::ClassF1(_) = task else {
+        return Ok((Some(by_accuracy), None));
+    };
+    let classes = predictor.config.model.num_classes;
+    let alone = ablate::single_removals(predictor, test.pixels, test.labels, |l| {
+        task.figure(l, test.labels, classes)
+    })?;
+    let mut order: Vec<usize> = (0..alone.len()).collect();
+    order.sort_by(|&a, &b| alone[b].total_cmp(&alone[a]).then(a.cmp(&b)));
+    let (kept, figure) = fewest_along(predictor, test, task, &order, required)?;
+    let by_own = Comparison {
+        order: format!("{} lost alone, least first", task.describe()),
+        kept: kept.len(),
+        figure,
+    };
+    Ok((Some(by_accuracy), Some(by_own)))
 }
 
 /// Accuracy and every class's accuracy with only `kept` on, as `infer predict` reports them.

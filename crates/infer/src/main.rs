@@ -396,6 +396,13 @@ fn print_circuit(c: &infer::circuit::Circuit, written: Option<&std::path::Path>)
             g.figure * 100.0
         );
     }
+    if let Some(g) = &c.greedy_own {
+        println!(
+            "  greedy order by the digit's own F1: {} neurons ({:.2}%)",
+            g.kept,
+            g.figure * 100.0
+        );
+    }
     if let Some(path) = written {
         println!("  mask: {}", path.display());
     }

@@ -168,3 +168,23 @@ pub fn removal_curve(
     }
     Ok(curve)
 }
+
+/// `figure` of the logits with each neuron of the last hidden layer switched off alone (to 0),
+/// in neuron order: a ranking like the sweep's, for any figure (a class's F1, say).
+pub fn single_removals(
+    predictor: &Predictor,
+    pixels: &[f32],
+    labels: &[u8],
+    figure: impl Fn(&[f32]) -> f64,
+) -> Result<Vec<f64>> {
+    crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
+    let s = host_state(predictor, pixels, labels.len())?;
+    let mut logits = s.base.clone();
+    let mut out = Vec::with_capacity(s.hidden);
+    for j in 0..s.hidden {
+        shift_neuron(&s, &mut logits, j, 0.0);
+        out.push(figure(&logits));
+        logits.copy_from_slice(&s.base);
+    }
+    Ok(out)
+}

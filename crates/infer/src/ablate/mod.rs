@@ -27,6 +27,7 @@ mod stacked;
 pub use ablation_csv::{CSV_HEADER, CsvRow, read_csv, write_csv};
 pub use groups::{
     GroupEffect, PruningCurve, cumulative, greedy_order, groups, read_groups, removal_curve,
+    single_removals,
 };
 pub use means::{cached_means, neuron_means};
 
