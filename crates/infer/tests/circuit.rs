@@ -240,11 +240,22 @@ fn a_class_circuit_is_its_style_neurons_and_predict_measures_what_it_reports() {
         let mask = f.out.join(format!("digit-{class}.jsonl"));
         let found = circuit(
             &f,
-            &["--class", &class.to_string(), "--keep-accuracy", "0.95"],
+            &[
+                "--class",
+                &class.to_string(),
+                "--keep-accuracy",
+                "0.95",
+                "--compare-greedy",
+            ],
             &mask,
         );
         let kept = kept(&found);
         let want = style_neurons(class);
+        // No order keeps the class with fewer than its own neurons.
+        for order in ["greedy", "greedy_own"] {
+            let count = found[order]["kept"].as_u64().expect("a greedy count") as usize;
+            assert!(count >= want.len(), "{order}: {count}");
+        }
         assert!(
             want.iter().all(|j| kept.contains(j)),
             "class {class}: kept {kept:?} lacks some of S_c = {want:?}"
