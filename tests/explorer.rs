@@ -10,6 +10,7 @@ use std::process::Command;
 
 use data::ArtifactDir;
 use infer::ablate::{self, AblationMode};
+use infer::circuit;
 use infer::serve::{self, Explorer, ServeOptions};
 use infer::{BroadcastPath, InputSet, Predictor};
 use model::MaskTable;
@@ -101,11 +102,49 @@ fn the_explorer_in_headless_chromium() {
     let (image, neuron, drop) = neuron_that_matters(&p, &test);
     println!("image {image}: neuron {neuron} alone lowers the top class by {drop:.3}");
 
+    // A learned mask for digit 3 where the explorer looks (DIR/circuits), kept short: one
+    // penalty, one pass over 10k training images; and the same mask as a CSV file to upload.
+    let source = data::MnistSource::Dir(mnist.clone());
+    let mut train = InputSet::from_split(
+        &source.load(data::Split::Train).expect("train"),
+        String::new(),
+    );
+    train.truncate(10_000);
+    let training = circuit::TrainingSet::new(&p, &train).expect("pre-activations");
+    let settings = circuit::CircuitSettings {
+        keep: 0.95,
+        penalties: vec![2.0],
+        epochs: 1,
+        ..Default::default()
+    };
+    let test_set = circuit::TestSet {
+        pixels: &test.pixels,
+        labels: &labels,
+    };
+    let digit3 = circuit::learn(
+        &p,
+        &training,
+        test_set,
+        circuit::Task::ClassF1(3),
+        &settings,
+    )
+    .expect("learns");
+    let keep_row = digit3.keep_row(&[600]);
+    let circuits = dir.join("circuits");
+    std::fs::create_dir_all(&circuits).expect("circuits dir");
+    data::mask_files::write_keep_row(&circuits.join("digit-3.jsonl"), &[600], &keep_row)
+        .expect("digit-3.jsonl");
+    let mask_csv = tmp.path().join("mask.csv");
+    data::mask_files::write_keep_row(&mask_csv, &[600], &keep_row).expect("mask.csv");
+    let atlas = infer::atlas::atlas(&p, &test.pixels, Some(&labels), 0, 6, "test").expect("atlas");
+    let hover = (neuron + 1) % 600;
+
     let listener = serve::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).expect("binds");
     let url = format!("http://{}/", listener.local_addr().expect("addr"));
     let options = ServeOptions {
         test_set: Some(data::MnistSource::Dir(mnist.clone())),
         ablation: None,
+        circuits: None,
     };
     let explorer = Explorer::new(p.clone(), &dir, &options).expect("explorer");
     std::thread::spawn(move || serve::serve(listener, explorer));
@@ -126,7 +165,13 @@ fn the_explorer_in_headless_chromium() {
             &image.to_string(),
             "--neuron",
             &neuron.to_string(),
+            "--hover",
+            &hover.to_string(),
+            "--circuit",
+            "digit-3",
+            "--mask-file",
         ])
+        .arg(&mask_csv)
         .current_dir(&e2e)
         .output()
         .expect("node runs (apt-get install nodejs)");
@@ -214,6 +259,49 @@ fn the_explorer_in_headless_chromium() {
     let drawn = probabilities(&report, "drawn");
     let top_class = (0..10).fold(0, |b, c| if drawn[c] > drawn[b] { c } else { b });
     assert_eq!(top_class, 1, "a vertical stroke: {drawn:?}");
+
+    // Hovering a neuron showed its atlas entry: field, the library's top images, ten digits.
+    let entry = &report["atlas"];
+    assert_eq!(entry["neuron"].as_u64(), Some(hover as u64), "{report}");
+    assert_eq!(entry["field_shown"], true);
+    assert_eq!(entry["profile_bars"], 10);
+    let top_images: Vec<u64> = atlas.neurons[hover]
+        .top_images
+        .iter()
+        .map(|&i| i as u64)
+        .collect();
+    assert_eq!(entry["top"], serde_json::json!(top_images));
+
+    // The learned mask from the list and the uploaded file switch on exactly its neurons.
+    let as_list = |key: &str| -> Vec<usize> {
+        report[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("`{key}` in {report}"))
+            .iter()
+            .map(|v| v.as_u64().expect("index") as usize)
+            .collect()
+    };
+    assert_eq!(as_list("circuit_on"), digit3.kept, "{report}");
+    assert_eq!(as_list("file_on"), digit3.kept, "{report}");
+    let with_mask = p
+        .predict(
+            one,
+            &MaskTable::broadcast_keep_only(&[600], std::slice::from_ref(&digit3.kept)),
+            BroadcastPath::Multiply,
+        )
+        .expect("predict")
+        .probabilities(0);
+    assert_close(
+        &probabilities(&report, "circuit_probs"),
+        &with_mask,
+        "learned mask",
+    );
+    println!(
+        "digit 3: {} neurons kept, F1 {:.4} (intact {:.4})",
+        digit3.kept.len(),
+        digit3.figure,
+        digit3.intact
+    );
 
     let png = std::fs::read(&shot).expect("screenshot");
     assert_eq!(&png[1..4], b"PNG");

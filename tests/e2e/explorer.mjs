@@ -1,10 +1,12 @@
 // Drive the neuron explorer in headless Chromium as a person would, and report what it showed.
 //
-//   node explorer.mjs URL OUT.png [--image I] [--neuron J]
+//   node explorer.mjs URL OUT.png [--image I] [--neuron J] [--hover H] [--circuit NAME]
+//                    [--mask-file FILE]
 //
-// Opens the page, picks test image I, clicks neuron J's cell, reads the probability bars
-// before and after, saves a screenshot to OUT.png, then tries the other controls (drag over a
-// row of cells, top K, random lesion, reset, the ablation overlay, drawing a digit). Prints one
+// Opens the page, picks test image I, hovers neuron H (its atlas entry must appear), clicks
+// neuron J's cell, reads the probability bars before and after, saves a screenshot to OUT.png,
+// then tries the other controls (drag over a row of cells, top K, random lesion, reset, the
+// ablation overlay, the learned mask NAME, loading FILE as a mask, drawing a digit). Prints one
 // JSON object on stdout; tests/explorer.rs checks it against the library. A second screenshot,
 // OUT-overlay.png, shows the top K switched off with the ablation overlay. Chromium comes from
 // $CHROMIUM, else /usr/bin/chromium (Debian's package).
@@ -17,11 +19,15 @@ const option = (name, fallback) => {
 };
 const [url, screenshot] = args;
 if (!url || !screenshot) {
-  console.error('usage: node explorer.mjs URL OUT.png [--image I] [--neuron J]');
+  console.error('usage: node explorer.mjs URL OUT.png [--image I] [--neuron J] [--hover H] ' +
+    '[--circuit NAME] [--mask-file FILE]');
   process.exit(2);
 }
 const image = Number(option('--image', '0'));
 const neuron = Number(option('--neuron', '0'));
+const hover = Number(option('--hover', '1'));
+const circuit = option('--circuit', null);
+const maskFile = option('--mask-file', null);
 
 const browser = await puppeteer.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -64,6 +70,20 @@ try {
   report.label = await page.$eval('#label', (l) => l.textContent);
   report.before = await bars();
   report.activation = Number(await page.$eval(`.cell[data-neuron="${neuron}"]`, (c) => c.dataset.act));
+
+  // Hover a neuron: its atlas entry appears beside the grid.
+  await page.hover(`.cell[data-neuron="${hover}"]`);
+  await page.waitForSelector(`#atlas-panel[data-neuron="${hover}"]:not([hidden])`, {timeout: 20000});
+  report.atlas = await page.$eval('#atlas-panel', (panel) => ({
+    neuron: Number(panel.dataset.neuron),
+    title: panel.querySelector('#atlas-title').textContent,
+    field_shown: !panel.querySelector('#field').hidden,
+    top: [...panel.querySelectorAll('.top-image')].map((t) => Number(t.dataset.index)),
+    profile_bars: panel.querySelectorAll('.profile-bar').length,
+    facts: panel.querySelector('#atlas-facts').textContent,
+  }));
+  report.atlas_screenshot = screenshot.replace(/\.png$/, '') + '-atlas.png';
+  await page.screenshot({path: report.atlas_screenshot, fullPage: true});
 
   // Click the neuron: it goes off, the bars change.
   await andWait(() => page.click(`.cell[data-neuron="${neuron}"]`));
@@ -111,6 +131,28 @@ try {
   await andWait(() => page.click('#lesion'));
   report.lesion_off = await offCount();
   await andWait(() => page.click('#reset'));
+
+  // A learned mask from the list, then a mask file from disk.
+  report.circuits = await page.$$eval('#circuit option', (o) => o.map((x) => x.textContent));
+  if (circuit) {
+    const value = await page.$$eval('#circuit option', (o, name) =>
+      (o.find((x) => x.textContent.startsWith(`${name} `)) || {}).value, circuit);
+    await andWait(() => page.select('#circuit', value));
+    report.circuit_off = await offCount();
+    report.circuit_on = await page.$$eval('#grid .cell:not(.off)', (c) => c.map((x) => Number(x.dataset.neuron)));
+    report.circuit_note = await page.$eval('#mask-note', (n) => n.textContent);
+    report.circuit_probs = await bars();
+    report.circuit_screenshot = screenshot.replace(/\.png$/, '') + '-circuit.png';
+    await page.screenshot({path: report.circuit_screenshot, fullPage: true});
+    await andWait(() => page.click('#reset'));
+  }
+  if (maskFile) {
+    const input = await page.$('#mask-file');
+    await andWait(() => input.uploadFile(maskFile));
+    report.file_on = await page.$$eval('#grid .cell:not(.off)', (c) => c.map((x) => Number(x.dataset.neuron)));
+    report.file_note = await page.$eval('#mask-note', (n) => n.textContent);
+    await andWait(() => page.click('#reset'));
+  }
 
   // Draw a digit: a vertical stroke, which MNIST-trained nets call a 1.
   const canvas = await (await page.$('#draw')).boundingBox();

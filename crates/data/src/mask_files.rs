@@ -350,3 +350,72 @@ pub fn row_from_lists(
     };
     Ok(table.row(0).to_vec())
 }
+
+/// The formats [`write_keep_row`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrittenType {
+    Jsonl,
+    Csv,
+}
+
+/// The format `path`'s extension names for [`write_keep_row`], checked before work is spent.
+pub fn check_written_type(path: &Path) -> Result<WrittenType, NeuronListError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jsonl" | "json" => Ok(WrittenType::Jsonl),
+        "csv" | "txt" => Ok(WrittenType::Csv),
+        other => Err(NeuronListError::file(
+            &path.display().to_string(),
+            format!("unknown mask file type `.{other}`; expected .jsonl or .csv"),
+        )),
+    }
+}
+
+/// Write one keep row (1 = on; every hidden layer's block side by side) as a mask for all
+/// inputs, atomically, in the format the extension names: `.jsonl`/`.json`, one line
+/// `{"keep": [...]}` (plain indices for one hidden layer, `"layer:index"` for deeper nets), or
+/// `.csv`/`.txt`, one row of 0/1. [`read`] reads either back as the same mask.
+pub fn write_keep_row(path: &Path, hidden: &[usize], keep: &[f32]) -> Result<(), NeuronListError> {
+    let origin = path.display().to_string();
+    if keep.len() != width(hidden) {
+        return Err(NeuronListError::file(
+            &origin,
+            format!(
+                "a row of {} values was given for {} neurons",
+                keep.len(),
+                width(hidden)
+            ),
+        ));
+    }
+    let text = match check_written_type(path)? {
+        WrittenType::Jsonl => {
+            let mut names = Vec::new();
+            let mut start = 0;
+            for (l, &size) in hidden.iter().enumerate() {
+                for j in 0..size {
+                    if keep[start + j] != 0.0 {
+                        names.push(if hidden.len() == 1 {
+                            serde_json::Value::from(j)
+                        } else {
+                            format!("{l}:{j}").into()
+                        });
+                    }
+                }
+                start += size;
+            }
+            format!("{}\n", serde_json::json!({ "keep": names }))
+        }
+        WrittenType::Csv => {
+            let cells: Vec<&str> = keep
+                .iter()
+                .map(|&v| if v != 0.0 { "1" } else { "0" })
+                .collect();
+            format!("{}\n", cells.join(","))
+        }
+    };
+    crate::artifact::write_atomic(path, text.as_bytes())
+        .map_err(|e| NeuronListError::file(&origin, e.to_string()))
+}

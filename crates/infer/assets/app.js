@@ -13,6 +13,7 @@ const state = {
   probs: null,         // probabilities with the current mask
   intact: null,        // probabilities with the model's default mask (the intact network)
   inputChanged: false, // the intact probabilities need asking again
+  circuits: [],        // the learned masks from /api/circuits
 };
 
 // ---- talking to the server ----------------------------------------------------------------
@@ -337,7 +338,13 @@ function setupPicker() {
 
 function setupControls() {
   const {neurons} = state.info;
-  const reset = () => new Set(state.info.default_off_in_layer);
+  // Every control that sets the whole mask starts from the default and forgets a loaded one.
+  const reset = () => {
+    $('circuit').value = '';
+    $('mask-file').value = '';
+    $('mask-note').textContent = '';
+    return new Set(state.info.default_off_in_layer);
+  };
   state.off = reset();
   $('reset').addEventListener('click', () => { state.off = reset(); renderGrid(); update(); });
   $('top-k').addEventListener('click', () => {
@@ -383,6 +390,153 @@ async function loadAblation() {
   }
 }
 
+// ---- the atlas: what the hovered neuron responds to ---------------------------------------
+
+const atlasCache = new Map();
+let atlasWanted = null;
+
+async function showNeuron(j) {
+  if (!state.info.test_images || atlasWanted === j) return;
+  atlasWanted = j;
+  try {
+    let entry = atlasCache.get(j);
+    if (!entry) {
+      entry = await api(`/api/neuron/${j}`);
+      atlasCache.set(j, entry);
+    }
+    if (atlasWanted === j) renderAtlas(entry);
+  } catch (e) {
+    status(e.message, true);
+  }
+}
+
+// Blue for negative, white for 0, red for positive; t in -1..1 (as the atlas PNG).
+function diverging(t) {
+  const c = Math.max(-1, Math.min(1, t));
+  const fade = Math.round(255 * (1 - Math.abs(c)));
+  return c >= 0 ? [255, fade, fade] : [fade, fade, 255];
+}
+
+function paintSmall(canvas, values, colour) {
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(canvas.width, canvas.height);
+  values.forEach((v, i) => img.data.set([...colour(v), 255], i * 4));
+  ctx.putImageData(img, 0, 0);
+}
+
+function renderAtlas(e) {
+  const panel = $('atlas-panel');
+  panel.hidden = false;
+  $('atlas-hint').hidden = true;
+  panel.dataset.neuron = e.neuron;
+  $('atlas-title').textContent = `Neuron ${neuronName(e.neuron)}`;
+  const field = $('field');
+  field.hidden = !e.receptive_field;
+  if (e.receptive_field) paintSmall(field, e.receptive_field, (w) => diverging(w / e.scale));
+  $('atlas-facts').textContent = (e.receptive_field ? 'incoming weights (red +, blue −). ' : '') +
+    `Zero on ${(e.zero_fraction * 100).toFixed(1)}% of the test images; mean activation ${e.mean.toFixed(3)}.`;
+  const top = $('atlas-top');
+  top.replaceChildren(...e.top.map((t) => {
+    const box = document.createElement('div');
+    box.className = 'top-image';
+    box.dataset.index = t.index;
+    const c = document.createElement('canvas');
+    c.width = 28;
+    c.height = 28;
+    paintSmall(c, t.pixels, (v) => [v, v, v]);
+    const caption = document.createElement('span');
+    caption.textContent = `#${t.index} (${t.label}) ${t.activation.toFixed(2)}`;
+    box.append(c, caption);
+    return box;
+  }));
+  const means = e.mean_per_class.map((m) => m ?? 0);
+  const max = Math.max(...means, 1e-9);
+  $('atlas-profile').replaceChildren(...means.map((m, d) => {
+    const bar = document.createElement('div');
+    bar.className = 'profile-bar';
+    bar.style.height = `${(m / max * 100).toFixed(1)}%`;
+    bar.title = `digit ${d}: mean activation ${m.toFixed(3)}`;
+    const label = document.createElement('span');
+    label.textContent = d;
+    bar.appendChild(label);
+    return bar;
+  }));
+}
+
+// ---- masks from files: a learned mask (infer circuit) or one picked from disk ---------------
+
+function applyKept(kept, what) {
+  const keep = new Set(kept);
+  state.off = new Set([...Array(state.info.neurons).keys()].filter((j) => !keep.has(j)));
+  $('mask-note').textContent = `${what}: ${keep.size} of ${state.info.neurons} neurons kept`;
+  renderGrid();
+  update();
+}
+
+async function loadCircuits() {
+  const select = $('circuit');
+  let list = {masks: []};
+  try {
+    list = await api('/api/circuits');
+  } catch (e) {
+    status(e.message, true);
+  }
+  state.circuits = list.masks;
+  list.masks.forEach((m, i) => {
+    const option = document.createElement('option');
+    option.value = String(i);
+    option.textContent = m.error ? `${m.name} (unreadable)` : `${m.name} (${m.kept.length})`;
+    option.disabled = !!m.error;
+    option.title = m.error || m.file;
+    select.appendChild(option);
+  });
+  select.disabled = !list.masks.length;
+  select.title = list.masks.length ? `masks in ${list.dir}`
+    : `no learned masks in ${list.dir}: write some with infer circuit`;
+  select.addEventListener('change', () => {
+    const m = state.circuits[Number(select.value)];
+    if (select.value === '' || !m) return;
+    applyKept(m.kept, m.name);
+  });
+}
+
+// The shown layer's kept neurons from a mask file's first row: CSV (0/1, keep) or a JSON line
+// {"keep": [...]} / {"off": [...]} with indices or "layer:index" names.
+function keptFromFile(name, text) {
+  const {neurons, layer, hidden} = state.info;
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l.length);
+  if (!line) throw new Error(`${name}: empty; expected a mask row`);
+  if (/\.(csv|txt)$/i.test(name)) {
+    const values = line.split(/[,\s]+/).map(Number);
+    const width = hidden.reduce((a, b) => a + b, 0);
+    if (values.length !== width) throw new Error(`${name}: a row of ${values.length} values; expected ${width}`);
+    const start = width - neurons;
+    return [...Array(neurons).keys()].filter((j) => values[start + j] === 1);
+  }
+  const row = JSON.parse(line);
+  const inLayer = (list) => list.map(String).map((n) => n.split(':'))
+    .filter((p) => p.length === 1 || Number(p[0]) === layer).map((p) => Number(p[p.length - 1]));
+  if (Array.isArray(row.keep)) return inLayer(row.keep);
+  if (Array.isArray(row.off)) {
+    const off = new Set(inLayer(row.off));
+    return [...Array(neurons).keys()].filter((j) => !off.has(j));
+  }
+  throw new Error(`${name}: expected {"keep": [...]} or {"off": [...]} on the first line`);
+}
+
+function setupMaskFile() {
+  $('mask-file').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    try {
+      applyKept(keptFromFile(file.name, await file.text()), file.name);
+      $('circuit').value = '';
+    } catch (err) {
+      status(err.message, true);
+    }
+  });
+}
+
 async function main() {
   try {
     state.info = await api('/api/info');
@@ -399,7 +553,12 @@ async function main() {
   setupDrawing();
   setupPicker();
   setupControls();
+  setupMaskFile();
+  $('grid').addEventListener('pointerover', (e) => {
+    if (e.target.classList.contains('cell')) showNeuron(Number(e.target.dataset.neuron));
+  });
   await loadAblation();
+  await loadCircuits();
   renderGrid();
   if (info.test_images) await showTestImage(0);
   else status('draw a digit on the black square to start');

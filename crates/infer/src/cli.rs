@@ -27,6 +27,14 @@ Examples:
   infer ablate --output artifacts/mnist-mlp/ablation.csv   # optional: the importance overlay
   infer serve
 
+  # What each neuron responds to, as a picture of all receptive fields:
+  infer neurons --plot atlas.png
+
+  # The fewest neurons that keep 99% of the test accuracy, or 95% of digit 3's F1:
+  infer circuit --keep-accuracy 0.99
+  infer circuit --class 3 --keep-accuracy 0.95 --output digit-3.jsonl
+  infer predict --mask-file digit-3.jsonl
+
   # Weights to and from PyTorch's layout:
   infer export --output model.safetensors
   infer import --input torch-model.safetensors --artifact-dir artifacts/imported";
@@ -58,12 +66,33 @@ pub enum Command {
     /// top K" and "random lesion, p" set the mask; with an ablation map (`infer ablate --output
     /// DIR/ablation.csv`) the grid can also show how much test accuracy each neuron is worth.
     ///
-    /// JSON API: GET /api/info, GET /api/test-image/{i}, GET /api/ablation, and POST
+    /// Hovering a cell shows that neuron's atlas entry beside the grid (receptive field, top
+    /// test images, mean activation per digit); "learned mask" applies a mask from `infer
+    /// circuit` (the --circuits folder) and "mask file" one from disk (.jsonl or .csv).
+    ///
+    /// JSON API: GET /api/info, GET /api/test-image/{i}, GET /api/ablation, GET
+    /// /api/neuron/{j}, GET /api/circuits, and POST
     /// /api/predict, which takes an `infer stream` line ({"pixels": [784 values], "off":
     /// [...]}) and answers {"predicted", "probabilities", "hidden"}. A bad request gets HTTP
     /// 400 with the message `infer stream` gives for that line.
     #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+    /// The neuron atlas: what each hidden neuron responds to. For every neuron its incoming
+    /// weights (a 28x28 picture for the first hidden layer), the K test images that activate
+    /// it most, its mean activation per digit, and how often it is zero.
+    Neurons(Box<NeuronsArgs>),
+    /// Learn the fewest hidden neurons that keep a fraction of the test accuracy (or, with
+    /// --class D, of digit D's F1), and write them as a mask file.
+    ///
+    /// The network's weights stay frozen; one gate per neuron of the last hidden layer,
+    /// sigmoid(logit), multiplies its Linear output before the ReLU, and only the gates are
+    /// trained (Burn autodiff, Adam) on the training images with an L1 penalty pushing them to
+    /// 0. The gates are thresholded at 0.5, the 0/1 mask is checked on the test set, then moved
+    /// along the gates' order to the fewest neurons that meet the target; each --penalty is
+    /// tried and the smallest mask wins. The figures printed are those `infer predict
+    /// --mask-file` measures with the mask written.
+    #[command(after_long_help = CIRCUIT_EXAMPLES)]
+    Circuit(Box<CircuitArgs>),
     /// Write the weights as safetensors in PyTorch layout (hidden.0.weight [out, in], ...).
     Export(ExportArgs),
     /// Turn a safetensors file in PyTorch layout into an artifact directory.
@@ -215,6 +244,11 @@ pub struct ServeArgs {
     /// when it is there.
     #[arg(long, value_name = "FILE")]
     pub ablation: Option<PathBuf>,
+
+    /// The folder of learned masks the page offers (what `infer circuit` writes). Default:
+    /// circuits/ in the artifact directory.
+    #[arg(long, value_name = "DIR")]
+    pub circuits: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +310,100 @@ pub struct AblateArgs {
     pub plot: Option<PathBuf>,
 
     /// Print the whole result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NeuronsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Folder of IDX files with the MNIST names: the test set's images are profiled. Default:
+    /// $MNIST_DIR, else the MNIST built into this binary.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Use only the first N test images.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Which hidden layer (default: the first, whose incoming weights are pictures).
+    #[arg(long, value_name = "L", default_value_t = 0)]
+    pub layer: usize,
+
+    /// How many of the most activating test images to list per neuron.
+    #[arg(long, value_name = "K", default_value_t = 9)]
+    pub top: usize,
+
+    /// Draw every neuron's receptive field in one PNG (first hidden layer only).
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+
+    /// Print the whole atlas as one JSON object (receptive fields included).
+    #[arg(long)]
+    pub json: bool,
+}
+
+const CIRCUIT_EXAMPLES: &str = "\
+Examples:
+  # The fewest neurons keeping 99% of the test accuracy, and the greedy order's count:
+  infer circuit --keep-accuracy 0.99 --compare-greedy
+
+  # Digit 3 (its F1 kept at 95%), written where the explorer finds it:
+  infer circuit --class 3 --keep-accuracy 0.95
+  infer predict --mask-file artifacts/mnist-mlp/circuits/digit-3.jsonl
+
+  # All ten digits, with the 10 x 10 overlap picture:
+  infer circuit --all-classes --keep-accuracy 0.95 --compare-greedy";
+
+#[derive(Debug, Args)]
+pub struct CircuitArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// The fraction of the intact network's test accuracy (with --class: of the digit's F1)
+    /// the mask must keep, in (0, 1].
+    #[arg(long, value_name = "F", default_value_t = 0.99)]
+    pub keep_accuracy: f64,
+
+    /// Keep one digit's F1 instead of the whole task's accuracy.
+    #[arg(long, value_name = "D", conflicts_with = "all_classes")]
+    pub class: Option<usize>,
+
+    /// One mask per digit (F1), written as DIR/digit-D.jsonl, and the overlap picture.
+    #[arg(long)]
+    pub all_classes: bool,
+
+    /// The mask file to write (.jsonl: {\"keep\": [...]}, or .csv: one 0/1 row); with
+    /// --all-classes a folder. Default: circuits/task.jsonl or circuits/digit-D.jsonl in the
+    /// artifact directory (the explorer lists that folder).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub output: Option<PathBuf>,
+
+    /// With --all-classes: the overlap picture (default: overlap.png in the output folder).
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+
+    /// L1 penalties on the gates to try (comma-separated); the smallest mask wins.
+    #[arg(long, value_name = "L,...", value_delimiter = ',', default_values_t = [0.25, 0.5, 1.0, 2.0, 4.0])]
+    pub penalty: Vec<f64>,
+
+    /// Passes over the training images per penalty.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub epochs: usize,
+
+    /// Also count the neurons the greedy order of `ablate --cumulative` keeps at the same
+    /// target.
+    #[arg(long)]
+    pub compare_greedy: bool,
+
+    /// Folder of IDX files with the MNIST names (gates train on its training set, the target
+    /// is checked on its test set). Default: $MNIST_DIR, else the MNIST built into this binary.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
 }
@@ -378,6 +506,19 @@ impl PredictArgs {
             MaskChoice::AllOn
         } else {
             MaskChoice::TrainingDefault
+        }
+    }
+}
+
+impl CircuitArgs {
+    /// The gate training's settings from the flags.
+    pub fn settings(&self) -> infer::circuit::CircuitSettings {
+        infer::circuit::CircuitSettings {
+            keep: self.keep_accuracy,
+            penalties: self.penalty.clone(),
+            epochs: self.epochs,
+            compare_greedy: self.compare_greedy,
+            ..Default::default()
         }
     }
 }

@@ -4,7 +4,9 @@
 //! predicts batches with a [`model::MaskTable`] (one mask row per input, or one for all).
 
 pub mod ablate;
+pub mod atlas;
 pub mod bench;
+pub mod circuit;
 pub mod grid;
 pub mod host;
 pub mod inputs;

@@ -60,6 +60,8 @@ fn run(args: InferArgs) -> Result<()> {
         }
         Command::Ablate(a) => ablate(&a)?,
         Command::Serve(a) => serve(&a)?,
+        Command::Neurons(a) => neurons(&a)?,
+        Command::Circuit(a) => circuit(&a)?,
         Command::Bench(a) => {
             let mut predictor = a.model.load()?;
             if let Some(engine) = a.engine {
@@ -213,6 +215,199 @@ fn print_study(a: &cli::AblateArgs, study: &infer::ablate::Study, origin: &str) 
     }
 }
 
+fn neurons(a: &cli::NeuronsArgs) -> Result<()> {
+    let predictor = a.model.load()?;
+    infer::atlas::check_layer(&predictor, a.layer)?;
+    let source = infer::InputSource::TestSet {
+        data_dir: a.data_dir.clone(),
+    };
+    let inputs = infer::InputSet::load(&source, a.limit)?;
+    let atlas = infer::atlas::atlas(
+        &predictor,
+        &inputs.pixels,
+        inputs.labels.as_deref(),
+        a.layer,
+        a.top,
+        &inputs.origin,
+    )?;
+    if let Some(plot) = &a.plot {
+        infer::plots::draw_atlas(plot, &atlas)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&atlas)?);
+        return Ok(());
+    }
+    println!(
+        "hidden layer {}: {} neurons over {} inputs ({}); {} dead (zero on every input)",
+        atlas.layer,
+        atlas.neurons.len(),
+        atlas.inputs,
+        atlas.origin,
+        atlas.dead()
+    );
+    println!(
+        "{:>6}  {:>6}  {:>7}  {:>9}  top {} inputs (activation)",
+        "neuron", "zero", "mean", "favourite", a.top
+    );
+    for p in &atlas.neurons {
+        let favourite =
+            infer::atlas::preferred_class(p).map_or("-".to_string(), |c| format!("digit {c}"));
+        let top: Vec<String> = p
+            .top_images
+            .iter()
+            .zip(&p.top_activations)
+            .map(|(i, v)| format!("{i} ({v:.2})"))
+            .collect();
+        println!(
+            "{:>6}  {:>5.1}%  {:>7.3}  {:>9}  {}",
+            p.neuron,
+            p.zero_fraction * 100.0,
+            p.mean,
+            favourite,
+            top.join(" ")
+        );
+    }
+    if let Some(plot) = &a.plot {
+        println!("receptive fields: {}", plot.display());
+    }
+    Ok(())
+}
+
+fn circuit(a: &cli::CircuitArgs) -> Result<()> {
+    use infer::circuit::{self, Task, TestSet, TrainingSet};
+    circuit::check_keep(a.keep_accuracy)?;
+    let predictor = a.model.load()?;
+    let classes = predictor.config.model.num_classes;
+    if let Some(c) = a.class {
+        circuit::check_class(c, classes)?;
+    }
+    let circuits = data::ArtifactDir::new(&a.model.artifact_dir)
+        .root()
+        .join("circuits");
+    let output = match (&a.output, a.class, a.all_classes) {
+        (Some(path), _, _) => path.clone(),
+        (None, _, true) => circuits.clone(),
+        (None, Some(c), false) => circuits.join(format!("digit-{c}.jsonl")),
+        (None, None, false) => circuits.join("task.jsonl"),
+    };
+    if !a.all_classes {
+        data::mask_files::check_written_type(&output)?;
+    }
+    let source = data::MnistSource::resolve(a.data_dir.as_deref());
+    let train = infer::InputSet::from_split(&source.load(data::Split::Train)?, String::new());
+    let test = infer::InputSet::from_split(&source.load(data::Split::Test)?, source.describe());
+    let labels = test
+        .labels
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the test set has no labels"))?;
+    let test_set = TestSet {
+        pixels: &test.pixels,
+        labels: &labels,
+    };
+    let training = TrainingSet::new(&predictor, &train)?;
+    let settings = a.settings();
+    let hidden = predictor.hidden().to_vec();
+    if a.all_classes {
+        let set = circuit::learn_all_classes(&predictor, &training, test_set, &settings, |c| {
+            if !a.json {
+                print_circuit(c, None);
+            }
+        })?;
+        std::fs::create_dir_all(&output)
+            .map_err(|e| anyhow::anyhow!("--output {}: {e}", output.display()))?;
+        for found in &set.circuits {
+            let c = found.class().unwrap_or_default();
+            let path = output.join(format!("digit-{c}.jsonl"));
+            data::mask_files::write_keep_row(&path, &hidden, &found.keep_row(&hidden))?;
+        }
+        let plot = a.plot.clone().unwrap_or_else(|| output.join("overlap.png"));
+        infer::plots::draw_overlap(&plot, &set)?;
+        if a.json {
+            println!("{}", serde_json::to_string(&set)?);
+        } else {
+            println!(
+                "{} of {} neurons no digit needs; masks: {}/digit-D.jsonl; overlap: {} ({:.1}s in all)",
+                set.needed_by_none,
+                set.circuits.first().map_or(0, |c| c.width),
+                output.display(),
+                plot.display(),
+                set.seconds
+            );
+        }
+        return Ok(());
+    }
+    let task = a.class.map_or(Task::Accuracy, Task::ClassF1);
+    let found = circuit::learn(&predictor, &training, test_set, task, &settings)?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("--output {}: {e}", output.display()))?;
+    }
+    data::mask_files::write_keep_row(&output, &hidden, &found.keep_row(&hidden))?;
+    if a.json {
+        println!("{}", serde_json::to_string(&found)?);
+    } else {
+        print_circuit(&found, Some(&output));
+    }
+    Ok(())
+}
+
+/// The terminal report of one learned mask.
+fn print_circuit(c: &infer::circuit::Circuit, written: Option<&std::path::Path>) {
+    println!(
+        "{}: {} of {} neurons kept; {} {:.2}% (intact {:.2}%, asked >= {:.2}% = {:.1}% of it); \
+         accuracy {:.2}%; {:.1}s",
+        c.class()
+            .map_or("whole task".to_string(), |d| format!("digit {d}")),
+        c.kept.len(),
+        c.width,
+        c.figure_name,
+        c.figure * 100.0,
+        c.intact * 100.0,
+        c.required * 100.0,
+        c.keep_fraction * 100.0,
+        c.accuracy * 100.0,
+        c.seconds
+    );
+    let per_class: Vec<String> = c
+        .accuracy_per_class
+        .iter()
+        .enumerate()
+        .map(|(d, a)| a.map_or(format!("{d}: -"), |a| format!("{d}: {:.1}%", a * 100.0)))
+        .collect();
+    println!("  per class: {}", per_class.join("  "));
+    let tried: Vec<String> = c
+        .tried
+        .iter()
+        .map(|t| {
+            format!(
+                "penalty {}: threshold kept {} ({:.2}%), adjusted {}",
+                t.penalty,
+                t.thresholded,
+                t.thresholded_figure * 100.0,
+                t.kept
+            )
+        })
+        .collect();
+    println!("  gates: {}", tried.join("; "));
+    if let Some(g) = &c.greedy {
+        println!(
+            "  greedy order of ablate --cumulative: {} neurons ({:.2}%)",
+            g.kept,
+            g.figure * 100.0
+        );
+    }
+    if let Some(g) = &c.greedy_own {
+        println!(
+            "  greedy order by the digit's own F1: {} neurons ({:.2}%)",
+            g.kept,
+            g.figure * 100.0
+        );
+    }
+    if let Some(path) = written {
+        println!("  mask: {}", path.display());
+    }
+}
+
 fn serve(a: &cli::ServeArgs) -> Result<()> {
     use infer::serve::{self, Explorer, ServeOptions};
     let listener = serve::bind(a.host, a.port)?;
@@ -220,6 +415,7 @@ fn serve(a: &cli::ServeArgs) -> Result<()> {
     let options = ServeOptions {
         test_set: Some(data::MnistSource::resolve(a.data_dir.as_deref())),
         ablation: a.ablation.clone(),
+        circuits: a.circuits.clone(),
     };
     let explorer = Explorer::new(predictor, &a.model.artifact_dir, &options)?;
     let addr = listener.local_addr()?;

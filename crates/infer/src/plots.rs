@@ -1,13 +1,16 @@
-//! Pictures of an ablation: the hidden layer as a grid coloured by accuracy drop, and the
-//! most important neurons as bars.
+//! Pictures of an ablation (the hidden layer as a grid coloured by accuracy drop, the most
+//! important neurons as bars, the pruning curve), of the neuron atlas (every receptive field)
+//! and of the learned circuits' overlap.
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::ablate::{Ablation, PruningCurve, top};
+use crate::atlas::Atlas;
+use crate::circuit::CircuitSet;
 use crate::grid::grid_columns;
 
 /// White for no drop, deepening red for the largest drop.
@@ -253,4 +256,210 @@ pub fn per_class_path(plot: &Path) -> std::path::PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     plot.with_file_name(format!("{stem}-per-class.png"))
+}
+
+/// Blue for negative, white for 0, red for positive; `t` in -1..1.
+fn diverging(t: f32) -> RGBColor {
+    let t = t.clamp(-1.0, 1.0);
+    let fade = (255.0 * (1.0 - t.abs())) as u8;
+    if t >= 0.0 {
+        RGBColor(255, fade, fade)
+    } else {
+        RGBColor(fade, fade, 255)
+    }
+}
+
+/// `infer neurons --plot`: every neuron's receptive field (incoming weights as a picture),
+/// neuron j at row j / cols, column j % cols as in the explorer's grid, all on one diverging
+/// colour scale; dead neurons (zero on every input) get a grey frame.
+pub fn draw_atlas(path: &Path, atlas: &Atlas) -> Result<()> {
+    let Some(side) = atlas.field_side else {
+        bail!(
+            "--plot: hidden layer {} has no pictures to draw (only the first layer's inputs are pixels)",
+            atlas.layer
+        );
+    };
+    let _ =
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    let err = |e: &dyn std::fmt::Display| anyhow!("{}: cannot draw: {e}", path.display());
+    let n = atlas.neurons.len();
+    let cols = grid_columns(n);
+    let rows = n.div_ceil(cols);
+    let (scale, gap, left, top, bottom) = (2usize, 4usize, 56usize, 56usize, 76usize);
+    let cell = side * scale + gap;
+    let width = left + cols * cell + 16;
+    let height = top + rows * cell + bottom;
+    let root = BitMapBackend::new(path, (width as u32, height as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let s = atlas.colour_scale();
+    let title = format!(
+        "receptive fields of hidden layer {}: {n} neurons, each its {side}x{side} incoming weights \
+         (red +, blue -); {} dead neurons framed grey",
+        atlas.layer,
+        atlas.dead()
+    );
+    root.draw(&Text::new(title, (left as i32, 16), ("sans-serif", 22)))
+        .map_err(|e| err(&e))?;
+    let font = ("sans-serif", 16).into_font();
+    for (j, profile) in atlas.neurons.iter().enumerate() {
+        let (x0, y0) = (left + (j % cols) * cell, top + (j / cols) * cell);
+        if j % cols == 0 {
+            let label = Text::new(
+                j.to_string(),
+                (8, (y0 + side * scale / 2 - 8) as i32),
+                font.clone(),
+            );
+            root.draw(&label).map_err(|e| err(&e))?;
+        }
+        if profile.zero_fraction >= 1.0 {
+            let frame = Rectangle::new(
+                [
+                    (x0 as i32 - 2, y0 as i32 - 2),
+                    (
+                        (x0 + side * scale) as i32 + 1,
+                        (y0 + side * scale) as i32 + 1,
+                    ),
+                ],
+                RGBColor(140, 140, 140).filled(),
+            );
+            root.draw(&frame).map_err(|e| err(&e))?;
+        }
+        let field = profile.receptive_field.as_deref().unwrap_or_default();
+        for (p, &w) in field.iter().enumerate() {
+            let colour = diverging(w / s);
+            let (px, py) = (x0 + (p % side) * scale, y0 + (p / side) * scale);
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    root.draw_pixel(((px + dx) as i32, (py + dy) as i32), &colour)
+                        .map_err(|e| err(&e))?;
+                }
+            }
+        }
+    }
+    // The colour bar: -s .. +s.
+    let (bar_x, bar_y, bar_w) = (left, top + rows * cell + 16, 400usize);
+    for x in 0..bar_w {
+        let colour = diverging(x as f32 / (bar_w - 1) as f32 * 2.0 - 1.0);
+        let line = Rectangle::new(
+            [
+                ((bar_x + x) as i32, bar_y as i32),
+                ((bar_x + x + 1) as i32, bar_y as i32 + 16),
+            ],
+            colour.filled(),
+        );
+        root.draw(&line).map_err(|e| err(&e))?;
+    }
+    let ticks = [
+        (format!("{:.3}", -s), bar_x),
+        ("0".to_string(), bar_x + bar_w / 2),
+        (format!("+{s:.3}"), bar_x + bar_w - 40),
+    ];
+    for (text, x) in ticks {
+        root.draw(&Text::new(
+            text,
+            (x as i32, bar_y as i32 + 22),
+            font.clone(),
+        ))
+        .map_err(|e| err(&e))?;
+    }
+    let note = format!(
+        "weight (one scale for all: the 99.5th percentile of |w|, {s:.3}; the largest is {:.3})",
+        atlas.max_abs_weight()
+    );
+    root.draw(&Text::new(
+        note,
+        ((bar_x + bar_w + 24) as i32, bar_y as i32),
+        font.clone(),
+    ))
+    .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// `infer circuit --all-classes --plot`: a classes x classes table, cell (a, b) the number of
+/// neurons class a's and class b's learned masks both keep (the diagonal: each mask's size).
+pub fn draw_overlap(path: &Path, set: &CircuitSet) -> Result<()> {
+    let _ =
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+    let err = |e: &dyn std::fmt::Display| anyhow!("{}: cannot draw: {e}", path.display());
+    let classes = set.overlap.len();
+    let (cell, left, top) = (56i32, 70i32, 84i32);
+    let size = cell * classes as i32;
+    let root = BitMapBackend::new(path, ((left + size + 30) as u32, (top + size + 60) as u32))
+        .into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let width = set.circuits.first().map_or(0, |c| c.width);
+    let keep = set.circuits.first().map_or(0.0, |c| c.keep_fraction);
+    let lines = [
+        format!(
+            "neurons two digits' learned masks share (F1 kept at {:.0}%)",
+            keep * 100.0
+        ),
+        format!(
+            "diagonal: each digit's mask size; {} of {width} neurons no digit needs",
+            set.needed_by_none
+        ),
+    ];
+    for (i, line) in lines.into_iter().enumerate() {
+        root.draw(&Text::new(
+            line,
+            (12, 10 + 24 * i as i32),
+            ("sans-serif", 19),
+        ))
+        .map_err(|e| err(&e))?;
+    }
+    let max = set
+        .overlap
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let font = ("sans-serif", 17).into_font();
+    for (a, row) in set.overlap.iter().enumerate() {
+        for (b, &count) in row.iter().enumerate() {
+            let (x, y) = (left + b as i32 * cell, top + a as i32 * cell);
+            let t = count as f64 / max as f64;
+            let fade = (255.0 * (1.0 - 0.85 * t)) as u8;
+            let fill = RGBColor(fade, fade, 255);
+            root.draw(&Rectangle::new(
+                [(x, y), (x + cell - 2, y + cell - 2)],
+                fill.filled(),
+            ))
+            .map_err(|e| err(&e))?;
+            let ink = if t > 0.6 { WHITE } else { BLACK };
+            let text = count.to_string();
+            let dx = 4 * text.len() as i32;
+            root.draw(&Text::new(
+                text,
+                (x + cell / 2 - dx - 1, y + cell / 2 - 10),
+                font.clone().color(&ink),
+            ))
+            .map_err(|e| err(&e))?;
+        }
+        let label = set.circuits[a].class().unwrap_or_default().to_string();
+        root.draw(&Text::new(
+            label.clone(),
+            (left + a as i32 * cell + cell / 2 - 5, top - 22),
+            font.clone(),
+        ))
+        .map_err(|e| err(&e))?;
+        root.draw(&Text::new(
+            label,
+            (left - 22, top + a as i32 * cell + cell / 2 - 10),
+            font.clone(),
+        ))
+        .map_err(|e| err(&e))?;
+    }
+    root.draw(&Text::new("digit", (12, top + size / 2 - 10), font.clone()))
+        .map_err(|e| err(&e))?;
+    root.draw(&Text::new(
+        "digit",
+        (left + size / 2 - 20, top + size + 16),
+        font,
+    ))
+    .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
 }

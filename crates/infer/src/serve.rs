@@ -9,8 +9,13 @@
 //! GET  /api/info            model facts: layer sizes, grid shape, default mask, test set, ablation
 //! GET  /api/test-image/{i}  MNIST test image i: {"index", "label", "pixels": [784 bytes]}
 //! GET  /api/ablation        the ablation map (infer ablate --output DIR/ablation.csv)
+//! GET  /api/neuron/{j}      neuron j's atlas entry: receptive field, top test images, per-digit means
+//! GET  /api/circuits        the learned masks in DIR/circuits/ (infer circuit): {"masks": [...]}
 //! POST /api/predict         an `infer stream` line in; {"predicted", "probabilities", "hidden"} out
 //! ```
+//!
+//! The atlas ([`crate::atlas`]) is computed over the test set on the first `/api/neuron`
+//! request and kept.
 //!
 //! A predict body is read by [`stream::parse_request`] and answered by [`stream::answer`], the
 //! code `infer stream` runs, on one inference thread that answers the requests waiting
@@ -19,7 +24,7 @@
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 
 use anyhow::{Context, Result, bail};
 use axum::Router;
@@ -35,6 +40,7 @@ use model::TrainingSummary;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::atlas::Atlas;
 use crate::predictor::Predictor;
 use crate::stream::{self, Answer, MAX_BATCH, Request};
 
@@ -56,6 +62,8 @@ pub struct ServeOptions {
     pub test_set: Option<MnistSource>,
     /// The ablation CSV; `None` means `DIR/ablation.csv` when it exists.
     pub ablation: Option<PathBuf>,
+    /// The folder of learned masks (`.jsonl`, `.csv`); `None` means `DIR/circuits`.
+    pub circuits: Option<PathBuf>,
 }
 
 type Job = (Request, oneshot::Sender<Result<Answer, String>>);
@@ -68,9 +76,16 @@ pub struct Explorer {
     default_keep: Vec<f32>,
     test_set: Option<MnistSplit>,
     ablation: PathBuf,
+    circuits: PathBuf,
     artifact_dir: PathBuf,
     jobs: mpsc::SyncSender<Job>,
+    /// A copy of the model for the atlas, made on first use.
+    predictor: Predictor,
+    atlas: OnceLock<Result<Atlas, String>>,
 }
+
+/// Top images an atlas entry carries.
+const ATLAS_TOP: usize = 6;
 
 impl Explorer {
     /// Load the test set and check the ablation file, then start the inference thread, which
@@ -136,8 +151,14 @@ impl Explorer {
             hidden,
             test_set,
             ablation,
+            circuits: options
+                .circuits
+                .clone()
+                .unwrap_or_else(|| artifact_dir.join("circuits")),
             artifact_dir: artifact_dir.to_path_buf(),
-            jobs: spawn_inference(predictor)?,
+            jobs: spawn_inference(predictor.clone())?,
+            predictor,
+            atlas: OnceLock::new(),
         })
     }
 
@@ -237,6 +258,8 @@ pub fn router(explorer: Arc<Explorer>) -> Router {
         .route("/api/info", get(info))
         .route("/api/test-image/{index}", get(test_image))
         .route("/api/ablation", get(ablation))
+        .route("/api/neuron/{index}", get(neuron))
+        .route("/api/circuits", get(circuits))
         .route("/api/predict", post(predict))
         .fallback(|| async {
             error(
@@ -407,4 +430,132 @@ async fn predict(
             "the inference thread has stopped".into(),
         ),
     }
+}
+
+impl Explorer {
+    /// The shown layer's atlas over the test set, computed once.
+    fn atlas(&self) -> Result<&Atlas, String> {
+        let set = self.test_set.as_ref().ok_or_else(|| {
+            "no test set: the atlas needs test images (start infer serve with --data-dir DIR)"
+                .to_string()
+        })?;
+        self.atlas
+            .get_or_init(|| {
+                let inputs = crate::InputSet::from_split(set, String::new());
+                crate::atlas::atlas(
+                    &self.predictor,
+                    &inputs.pixels,
+                    inputs.labels.as_deref(),
+                    self.hidden.len() - 1,
+                    ATLAS_TOP,
+                    "test set",
+                )
+                .map_err(|e| format!("computing the atlas: {e:#}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+async fn neuron(
+    State(explorer): State<Arc<Explorer>>,
+    UrlPath(index): UrlPath<String>,
+) -> Response {
+    let width = explorer.hidden[explorer.hidden.len() - 1];
+    let j = match index.parse::<usize>() {
+        Ok(j) if j < width => j,
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "neuron `{index}`: expected an index from 0 to {} (the shown layer's neurons)",
+                    width - 1
+                ),
+            );
+        }
+    };
+    let explorer2 = explorer.clone();
+    let atlas = match tokio::task::spawn_blocking(move || explorer2.atlas().map(|_| ())).await {
+        Ok(Ok(())) => explorer.atlas(),
+        Ok(Err(message)) => Err(message),
+        Err(e) => Err(format!("computing the atlas: {e}")),
+    };
+    let atlas = match atlas {
+        Ok(atlas) => atlas,
+        Err(message) => return error(StatusCode::NOT_FOUND, message),
+    };
+    let profile = &atlas.neurons[j];
+    let top: Vec<Value> = profile
+        .top_images
+        .iter()
+        .zip(&profile.top_activations)
+        .map(|(&i, &a)| {
+            let set = explorer.test_set.as_ref();
+            json!({
+                "index": i,
+                "activation": a,
+                "label": set.map(|s| s.label(i)),
+                "pixels": set.map(|s| s.image(i)),
+            })
+        })
+        .collect();
+    reply(
+        StatusCode::OK,
+        &json!({
+            "neuron": j,
+            "layer": atlas.layer,
+            "receptive_field": profile.receptive_field,
+            "field_side": atlas.field_side,
+            "scale": atlas.colour_scale(),
+            "top": top,
+            "mean_per_class": profile.mean_per_class,
+            "mean": profile.mean,
+            "zero_fraction": profile.zero_fraction,
+        }),
+    )
+}
+
+async fn circuits(State(explorer): State<Arc<Explorer>>) -> Response {
+    reply(
+        StatusCode::OK,
+        &learned_masks(&explorer.circuits, &explorer.hidden),
+    )
+}
+
+/// The mask files in `dir` (name order), each as the shown layer's kept neurons, or the
+/// error reading it gave.
+fn learned_masks(dir: &Path, hidden: &[usize]) -> Value {
+    let layer = hidden.len() - 1;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| data::mask_files::check_written_type(p).is_ok() && p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let masks: Vec<Value> = files
+        .iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match data::mask_files::read(path, hidden, model::MaskSemantics::Keep, 1) {
+                Ok(table) if table.is_broadcast() => {
+                    let kept = table.kept_per_layer()[layer]
+                        .clone()
+                        .unwrap_or_else(|| (0..hidden[layer]).collect());
+                    json!({"name": name, "file": path.display().to_string(), "kept": kept})
+                }
+                Ok(_) => json!({"name": name, "file": path.display().to_string(),
+                    "error": "more than one row; expected one mask for all inputs"}),
+                Err(e) => json!({"name": name, "file": path.display().to_string(),
+                    "error": e.to_string()}),
+            }
+        })
+        .collect();
+    json!({"dir": dir.display().to_string(), "masks": masks})
 }

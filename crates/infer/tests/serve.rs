@@ -265,6 +265,7 @@ fn a_library_explorer_without_test_images_offers_drawing_only() {
     let options = ServeOptions {
         test_set: None,
         ablation: None,
+        circuits: None,
     };
     let explorer = Explorer::new(predictor(), artifact_dir(), &options).expect("explorer");
     std::thread::spawn(move || serve::serve(listener, explorer));

@@ -171,6 +171,29 @@ impl MaskedMlp {
         Ok(self.output.forward(x))
     }
 
+    /// Hidden layer `layer`'s Linear output `[B, H_layer]` before its mask and ReLU, with the
+    /// earlier layers unmasked: what a gate on that layer multiplies.
+    pub fn pre_activations(&self, images: Tensor<2>, layer: usize) -> Tensor<2> {
+        let mut x = images;
+        for linear in self.hidden.iter().take(layer) {
+            x = relu(linear.forward(x));
+        }
+        self.hidden[layer].forward(x)
+    }
+
+    /// Logits from hidden layer `layer`'s pre-activations `pre` (see [`Self::pre_activations`])
+    /// multiplied by a continuous `gate` (`[1, H]` or `[B, H]`, values in 0..1) before the
+    /// ReLU; the later layers run unmasked. Burn's dense operations only, so a gradient
+    /// reaches the gate (a learned mask); the 0/1 [`NeuronMask`](crate::NeuronMask) path is
+    /// [`Self::forward_masked`].
+    pub fn logits_gated(&self, pre: Tensor<2>, gate: Tensor<2>, layer: usize) -> Tensor<2> {
+        let mut x = relu(pre * gate);
+        for linear in self.hidden.iter().skip(layer + 1) {
+            x = relu(linear.forward(x));
+        }
+        self.output.forward(x)
+    }
+
     /// Logits `[B, classes]` with each hidden layer's output multiplied by its mask right after
     /// the Linear and before the ReLU, as in the seed's accepted answer.
     pub fn forward_masked(

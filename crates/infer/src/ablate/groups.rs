@@ -117,17 +117,12 @@ pub fn cumulative(
     ablation: &Ablation,
     means: Option<&[f32]>,
 ) -> Result<PruningCurve> {
-    crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
-    let s = host_state(predictor, pixels, labels.len())?;
+    let order = greedy_order(ablation);
     let total = labels.len() as f64;
-    let mut order: Vec<usize> = (0..s.hidden).collect();
-    order.sort_by_key(|&j| std::cmp::Reverse(ablation.effects[j].rank));
-    let mut logits = s.base.clone();
-    let mut accuracy = vec![score_rows(&logits, labels, s.classes).0 as f64 / total];
-    for &j in &order {
-        shift_neuron(&s, &mut logits, j, means.map_or(0.0, |m| m[j]));
-        accuracy.push(score_rows(&logits, labels, s.classes).0 as f64 / total);
-    }
+    let classes = predictor.config.model.num_classes;
+    let accuracy = removal_curve(predictor, pixels, labels, &order, means, |logits| {
+        score_rows(logits, labels, classes).0 as f64 / total
+    })?;
     let floor = accuracy[0] - 0.01;
     let removable_within_1pp = accuracy.iter().skip(1).take_while(|&&a| a >= floor).count();
     Ok(PruningCurve {
@@ -135,4 +130,61 @@ pub fn cumulative(
         accuracy,
         removable_within_1pp,
     })
+}
+
+/// The order `--cumulative` switches neurons off in: least important first (highest rank
+/// number first).
+pub fn greedy_order(ablation: &Ablation) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..ablation.effects.len()).collect();
+    order.sort_by_key(|&j| std::cmp::Reverse(ablation.effects[j].rank));
+    order
+}
+
+/// `figure` of the last hidden layer's logits as the neurons of `order` are switched off one
+/// after another (to 0, or to `means`): `[0]` for the model with its default mask, `[k]` with
+/// the first `k` of `order` off as well. The logits are updated on the host, as the sweep does.
+pub fn removal_curve(
+    predictor: &Predictor,
+    pixels: &[f32],
+    labels: &[u8],
+    order: &[usize],
+    means: Option<&[f32]>,
+    figure: impl Fn(&[f32]) -> f64,
+) -> Result<Vec<f64>> {
+    crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
+    let s = host_state(predictor, pixels, labels.len())?;
+    if let Some(&j) = order.iter().find(|&&j| j >= s.hidden) {
+        bail!(
+            "neuron {j} is beyond the last hidden layer's {} neurons",
+            s.hidden
+        );
+    }
+    let mut logits = s.base.clone();
+    let mut curve = Vec::with_capacity(order.len() + 1);
+    curve.push(figure(&logits));
+    for &j in order {
+        shift_neuron(&s, &mut logits, j, means.map_or(0.0, |m| m[j]));
+        curve.push(figure(&logits));
+    }
+    Ok(curve)
+}
+
+/// `figure` of the logits with each neuron of the last hidden layer switched off alone (to 0),
+/// in neuron order: a ranking like the sweep's, for any figure (a class's F1, say).
+pub fn single_removals(
+    predictor: &Predictor,
+    pixels: &[f32],
+    labels: &[u8],
+    figure: impl Fn(&[f32]) -> f64,
+) -> Result<Vec<f64>> {
+    crate::inputs::check_labels(labels, predictor.config.model.num_classes)?;
+    let s = host_state(predictor, pixels, labels.len())?;
+    let mut logits = s.base.clone();
+    let mut out = Vec::with_capacity(s.hidden);
+    for j in 0..s.hidden {
+        shift_neuron(&s, &mut logits, j, 0.0);
+        out.push(figure(&logits));
+        logits.copy_from_slice(&s.base);
+    }
+    Ok(out)
 }

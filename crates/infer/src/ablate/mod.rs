@@ -25,7 +25,10 @@ mod means;
 mod stacked;
 
 pub use ablation_csv::{CSV_HEADER, CsvRow, read_csv, write_csv};
-pub use groups::{GroupEffect, PruningCurve, cumulative, groups, read_groups};
+pub use groups::{
+    GroupEffect, PruningCurve, cumulative, greedy_order, groups, read_groups, removal_curve,
+    single_removals,
+};
 pub use means::{cached_means, neuron_means};
 
 /// How a neuron is switched off.
