@@ -41,42 +41,122 @@ pub fn step(
     moment_2: &mut [f32],
     s: &AdamStep,
 ) -> Result<(), KernelError> {
-    let n = param.len();
-    if grad.len() != n || moment_1.len() != n || moment_2.len() != n {
-        return Err(KernelError::Shape(format!(
-            "Adam step: parameter {n}, gradient {}, first moment {}, second moment {} values; \
-             expected the same number",
-            grad.len(),
-            moment_1.len(),
-            moment_2.len()
-        )));
-    }
-    if s.time < 1 {
-        return Err(KernelError::Shape(format!(
-            "Adam step number {}; expected 1 or more",
-            s.time
-        )));
-    }
-    // Burn's scalars, computed as it does (f32 `powi`).
-    let bias_correction2_sqrt = (1.0 - s.beta_2.powi(s.time)).sqrt();
-    let combined_factor = bias_correction2_sqrt / (1.0 - s.beta_1.powi(s.time));
-    let epsilon = s.epsilon * bias_correction2_sqrt;
-    let (factor_1, factor_2) = (1.0 - s.beta_1, 1.0 - s.beta_2);
-    let (beta_1, beta_2, lr) = (s.beta_1, s.beta_2, s.lr);
+    let k = Constants::new(s, param.len(), grad, moment_1, moment_2)?;
+    in_chunks(
+        param.par_chunks_mut(CHUNK),
+        grad,
+        moment_1,
+        moment_2,
+        |p, g, m, v| {
+            // Plain zipped loops: the compiler vectorises them (sqrt and divide included).
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                *p = k.updated(*p, g, m, v);
+            }
+        },
+    );
+    Ok(())
+}
 
-    param
-        .par_chunks_mut(CHUNK)
+/// [`step`] for a parameter whose buffer is shared (so it cannot be written in place): the
+/// updated values go to `updated`, in the same single pass, instead of copying first.
+pub fn step_into(
+    param: &[f32],
+    updated: &mut [f32],
+    grad: &[f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    s: &AdamStep,
+) -> Result<(), KernelError> {
+    let k = Constants::new(s, param.len(), grad, moment_1, moment_2)?;
+    if updated.len() != param.len() {
+        return Err(KernelError::Shape(format!(
+            "Adam step: {} updated values for a parameter of {}",
+            updated.len(),
+            param.len()
+        )));
+    }
+    in_chunks(
+        updated.par_chunks_mut(CHUNK).zip(param.par_chunks(CHUNK)),
+        grad,
+        moment_1,
+        moment_2,
+        |(out, p), g, m, v| {
+            for ((((out, &p), &g), m), v) in out.iter_mut().zip(p).zip(g).zip(m).zip(v) {
+                *out = k.updated(p, g, m, v);
+            }
+        },
+    );
+    Ok(())
+}
+
+/// `update` on matching `CHUNK`-sized pieces of the parameter side, the gradient and the two
+/// moments, in parallel.
+fn in_chunks<P: Send>(
+    params: impl IndexedParallelIterator<Item = P>,
+    grad: &[f32],
+    moment_1: &mut [f32],
+    moment_2: &mut [f32],
+    update: impl Fn(P, &[f32], &mut [f32], &mut [f32]) + Sync + Send,
+) {
+    params
         .zip(grad.par_chunks(CHUNK))
         .zip(moment_1.par_chunks_mut(CHUNK))
         .zip(moment_2.par_chunks_mut(CHUNK))
-        .for_each(|(((p, g), m), v)| {
-            // Plain zipped loops: the compiler vectorises them (sqrt and divide included).
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                *m = *m * beta_1 + g * factor_1;
-                *v = *v * beta_2 + (g * g) * factor_2;
-                let update = (*m * combined_factor) / (v.sqrt() + epsilon);
-                *p -= update * lr;
-            }
-        });
-    Ok(())
+        .for_each(|(((p, g), m), v)| update(p, g, m, v));
+}
+
+/// One step's scalars, computed as Burn computes them (f32 `powi`).
+struct Constants {
+    beta_1: f32,
+    beta_2: f32,
+    factor_1: f32,
+    factor_2: f32,
+    combined_factor: f32,
+    epsilon: f32,
+    lr: f32,
+}
+
+impl Constants {
+    fn new(
+        s: &AdamStep,
+        n: usize,
+        grad: &[f32],
+        moment_1: &[f32],
+        moment_2: &[f32],
+    ) -> Result<Self, KernelError> {
+        if grad.len() != n || moment_1.len() != n || moment_2.len() != n {
+            return Err(KernelError::Shape(format!(
+                "Adam step: parameter {n}, gradient {}, first moment {}, second moment {} \
+                 values; expected the same number",
+                grad.len(),
+                moment_1.len(),
+                moment_2.len()
+            )));
+        }
+        if s.time < 1 {
+            return Err(KernelError::Shape(format!(
+                "Adam step number {}; expected 1 or more",
+                s.time
+            )));
+        }
+        let bias_correction2_sqrt = (1.0 - s.beta_2.powi(s.time)).sqrt();
+        Ok(Self {
+            beta_1: s.beta_1,
+            beta_2: s.beta_2,
+            factor_1: 1.0 - s.beta_1,
+            factor_2: 1.0 - s.beta_2,
+            combined_factor: bias_correction2_sqrt / (1.0 - s.beta_1.powi(s.time)),
+            epsilon: s.epsilon * bias_correction2_sqrt,
+            lr: s.lr,
+        })
+    }
+
+    /// One value's update, in Burn's order of operations; the moments are updated in place.
+    #[inline(always)]
+    fn updated(&self, p: f32, g: f32, m: &mut f32, v: &mut f32) -> f32 {
+        *m = *m * self.beta_1 + g * self.factor_1;
+        *v = *v * self.beta_2 + (g * g) * self.factor_2;
+        let update = (*m * self.combined_factor) / (v.sqrt() + self.epsilon);
+        p - update * self.lr
+    }
 }

@@ -84,22 +84,42 @@ pub fn output_grad(
             keep.len()
         )));
     }
+    // Blocks of a fixed number of rows, in parallel; each block's bias gradient is added in
+    // block order afterwards, so the sum is the same on every run and every machine.
+    const ROWS: usize = 32;
     let mut dz = vec![0.0; dy.len()];
-    let mut db = vec![0.0; outputs];
-    for (i, ((dz, dy), out)) in dz
-        .chunks_exact_mut(outputs)
-        .zip(dy.chunks_exact(outputs))
-        .zip(out.chunks_exact(outputs))
+    let block_sums: Vec<Vec<f32>> = dz
+        .par_chunks_mut(ROWS * outputs)
         .enumerate()
-    {
-        let keep = if keep.len() == outputs {
-            keep
-        } else {
-            &keep[i * outputs..(i + 1) * outputs]
-        };
-        for ((((dz, &dy), &out), &k), db) in dz.iter_mut().zip(dy).zip(out).zip(keep).zip(&mut db) {
-            *dz = if out > 0.0 { dy * k } else { 0.0 };
-            *db += *dz;
+        .map(|(b, dz)| {
+            let first = b * ROWS;
+            let mut db = vec![0.0; outputs];
+            for (r, dz) in dz.chunks_exact_mut(outputs).enumerate() {
+                let i = first + r;
+                let row = i * outputs..(i + 1) * outputs;
+                let keep = if keep.len() == outputs {
+                    keep
+                } else {
+                    &keep[row.clone()]
+                };
+                for ((((dz, &dy), &out), &k), db) in dz
+                    .iter_mut()
+                    .zip(&dy[row.clone()])
+                    .zip(&out[row])
+                    .zip(keep)
+                    .zip(&mut db)
+                {
+                    *dz = if out > 0.0 { dy * k } else { 0.0 };
+                    *db += *dz;
+                }
+            }
+            db
+        })
+        .collect();
+    let mut db = vec![0.0; outputs];
+    for block in &block_sums {
+        for (total, &v) in db.iter_mut().zip(block) {
+            *total += v;
         }
     }
     Ok((dz, db))

@@ -34,16 +34,26 @@ pub trait FusedAdamBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// `t` as a tensor that owns its whole buffer, contiguous from its start: itself when it
-/// already is (the usual case: the optimizer owns its moments, and the parameter's previous
-/// value is dropped by the step), else a copy.
-fn owned(t: FlexTensor) -> FlexTensor {
+/// Whether `t` owns its whole buffer, contiguous from its start, so it can be written in place.
+fn writable(t: &FlexTensor) -> bool {
     let n = t.shape().num_elements();
-    let whole = t.layout().contiguous_offsets() == Some((0, n)) && t.bytes().len() == n * 4;
-    if t.is_unique() && whole {
+    t.is_unique() && t.layout().contiguous_offsets() == Some((0, n)) && t.bytes().len() == n * 4
+}
+
+/// `t` itself when it is [`writable`] (the optimizer's own moments always are), else a copy.
+fn owned(t: FlexTensor) -> FlexTensor {
+    if writable(&t) {
         t
     } else {
         FlexTensor::from_data(t.into_data())
+    }
+}
+
+/// The values of `t`, row-major (borrowed when contiguous).
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(v) => std::borrow::Cow::Borrowed(v),
+        None => std::borrow::Cow::Owned(t.to_contiguous().into_data().iter::<f32>().collect()),
     }
 }
 
@@ -55,21 +65,37 @@ impl FusedAdamBackend for Flex {
         moment_2: FloatTensor<Self>,
         step: AdamStep,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let (mut param, mut m, mut v) = (owned(param), owned(moment_1), owned(moment_2));
-        let grad = match grad.as_slice::<f32>() {
-            Some(_) => grad,
-            None => grad.to_contiguous(),
-        };
-        let (Some(p), Some(m_values), Some(v_values), Some(g)) = (
-            param.try_storage_mut::<f32>(),
-            m.try_storage_mut::<f32>(),
-            v.try_storage_mut::<f32>(),
-            grad.as_slice::<f32>(),
-        ) else {
+        let (mut m, mut v) = (owned(moment_1), owned(moment_2));
+        let grad = values(&grad);
+        let (Some(m_values), Some(v_values)) =
+            (m.try_storage_mut::<f32>(), v.try_storage_mut::<f32>())
+        else {
             unreachable!("owned() gives unique contiguous f32 buffers")
         };
-        kernels::adam::step(p, g, m_values, v_values, &step)
+        let param = if writable(&param) {
+            let mut param = param;
+            let p = param
+                .try_storage_mut::<f32>()
+                .unwrap_or_else(|| unreachable!("a writable tensor is unique"));
+            kernels::adam::step(p, &grad, m_values, v_values, &step)
+                .unwrap_or_else(|e| panic!("fused Adam: {e}"));
+            param
+        } else {
+            // Burn's Learner still holds the model's previous parameters during the step, so
+            // the new values go to a new buffer in the same pass (no copy first).
+            let shape = param.shape();
+            let mut updated = vec![0.0; shape.num_elements()];
+            kernels::adam::step_into(
+                &values(&param),
+                &mut updated,
+                &grad,
+                m_values,
+                v_values,
+                &step,
+            )
             .unwrap_or_else(|e| panic!("fused Adam: {e}"));
+            FlexTensor::from_data(TensorData::new(updated, shape))
+        };
         (param, m, v)
     }
 }
