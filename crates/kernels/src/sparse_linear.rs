@@ -84,41 +84,30 @@ pub fn output_grad(
             keep.len()
         )));
     }
-    // Blocks of a fixed number of rows, in parallel; each block's bias gradient is added in
-    // block order afterwards, so the sum is the same on every run and every machine.
+    // `dZ` in parallel blocks of rows; the bias gradient afterwards, row by row in order, so
+    // that it is the same sum on every run and machine as a single-threaded pass.
     const ROWS: usize = 32;
     let mut dz = vec![0.0; dy.len()];
-    let block_sums: Vec<Vec<f32>> = dz
-        .par_chunks_mut(ROWS * outputs)
+    dz.par_chunks_mut(ROWS * outputs)
         .enumerate()
-        .map(|(b, dz)| {
-            let first = b * ROWS;
-            let mut db = vec![0.0; outputs];
+        .for_each(|(b, dz)| {
             for (r, dz) in dz.chunks_exact_mut(outputs).enumerate() {
-                let i = first + r;
-                let row = i * outputs..(i + 1) * outputs;
+                let row = (b * ROWS + r) * outputs..(b * ROWS + r + 1) * outputs;
                 let keep = if keep.len() == outputs {
                     keep
                 } else {
                     &keep[row.clone()]
                 };
-                for ((((dz, &dy), &out), &k), db) in dz
-                    .iter_mut()
-                    .zip(&dy[row.clone()])
-                    .zip(&out[row])
-                    .zip(keep)
-                    .zip(&mut db)
+                for (((dz, &dy), &out), &k) in
+                    dz.iter_mut().zip(&dy[row.clone()]).zip(&out[row]).zip(keep)
                 {
                     *dz = if out > 0.0 { dy * k } else { 0.0 };
-                    *db += *dz;
                 }
             }
-            db
-        })
-        .collect();
+        });
     let mut db = vec![0.0; outputs];
-    for block in &block_sums {
-        for (total, &v) in db.iter_mut().zip(block) {
+    for row in dz.chunks_exact(outputs) {
+        for (total, &v) in db.iter_mut().zip(row) {
             *total += v;
         }
     }
