@@ -382,6 +382,40 @@ fn fewest_along(
     Ok((all, figure))
 }
 
+/// The checks `learn` makes before any work: a target fraction in (0, 1], a class the network
+/// has and the test set holds, and settings that train at all.
+fn check_request(
+    predictor: &Predictor,
+    test: TestSet<'_>,
+    task: Task,
+    settings: &CircuitSettings,
+) -> Result<()> {
+    check_keep(settings.keep)?;
+    if let Task::ClassF1(c) = task {
+        check_class(c, predictor.config.model.num_classes)?;
+        if !test.labels.iter().any(|&l| l as usize == c) {
+            bail!("the test set has no inputs of class {c}; its F1 is undefined");
+        }
+    }
+    if settings.penalties.is_empty() || settings.epochs == 0 || settings.batch == 0 {
+        bail!("circuit settings need a penalty, an epoch and a batch size");
+    }
+    Ok(())
+}
+
+/// The progress bar of the gates' training: `steps` optimizer steps over all penalties.
+fn gate_progress(steps: usize, task: Task) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(steps as u64)
+        .with_message(format!("training gates for {}", task.describe()))
+        .with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg}: [{bar:30}] {pos}/{len} steps, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        )
+}
+
 /// Learn the mask for `task`. `train` comes from [`TrainingSet::new`]; `test` is what the
 /// target is measured on.
 pub fn learn(
@@ -392,17 +426,7 @@ pub fn learn(
     settings: &CircuitSettings,
 ) -> Result<Circuit> {
     let started = Instant::now();
-    check_keep(settings.keep)?;
-    let classes = predictor.config.model.num_classes;
-    if let Task::ClassF1(c) = task {
-        check_class(c, classes)?;
-        if !test.labels.iter().any(|&l| l as usize == c) {
-            bail!("the test set has no inputs of class {c}; its F1 is undefined");
-        }
-    }
-    if settings.penalties.is_empty() || settings.epochs == 0 || settings.batch == 0 {
-        bail!("circuit settings need a penalty, an epoch and a batch size");
-    }
+    check_request(predictor, test, task, settings)?;
     let layer = predictor.hidden().len() - 1;
     let width = predictor.hidden()[layer];
     let all: Vec<usize> = (0..width).collect();
@@ -412,15 +436,7 @@ pub fn learn(
     let mut tried = Vec::new();
     let steps =
         settings.penalties.len() * settings.epochs * train.labels.len().div_ceil(settings.batch);
-    let progress = indicatif::ProgressBar::new(steps as u64)
-        .with_message(format!("training gates for {}", task.describe()))
-        .with_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg}: [{bar:30}] {pos}/{len} steps, {eta} left",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
+    let progress = gate_progress(steps, task);
     for &penalty in &settings.penalties {
         let logits = train_gates(predictor, train, task, penalty, settings, &progress)?;
         let on: Vec<usize> = (0..width).filter(|&j| logits[j] >= 0.0).collect();

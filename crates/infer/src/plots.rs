@@ -39,6 +39,9 @@ pub fn draw_ablation(path: &Path, ablation: &Ablation, k: usize) -> Result<()> {
     Ok(())
 }
 
+/// A drawing area of the bitmap backend.
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
 /// Drawing errors of the bitmap backend.
 type DrawResult =
     Result<(), DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>>;
@@ -311,33 +314,58 @@ pub fn draw_atlas(path: &Path, atlas: &Atlas) -> Result<()> {
             );
             root.draw(&label).map_err(|e| err(&e))?;
         }
-        if profile.zero_fraction >= 1.0 {
-            let frame = Rectangle::new(
-                [
-                    (x0 as i32 - 2, y0 as i32 - 2),
-                    (
-                        (x0 + side * scale) as i32 + 1,
-                        (y0 + side * scale) as i32 + 1,
-                    ),
-                ],
-                RGBColor(140, 140, 140).filled(),
-            );
-            root.draw(&frame).map_err(|e| err(&e))?;
-        }
+        let dead = profile.zero_fraction >= 1.0;
         let field = profile.receptive_field.as_deref().unwrap_or_default();
-        for (p, &w) in field.iter().enumerate() {
-            let colour = diverging(w / s);
-            let (px, py) = (x0 + (p % side) * scale, y0 + (p / side) * scale);
-            for dy in 0..scale {
-                for dx in 0..scale {
-                    root.draw_pixel(((px + dx) as i32, (py + dy) as i32), &colour)
-                        .map_err(|e| err(&e))?;
-                }
+        atlas_field(&root, field, dead, (x0, y0), (side, scale), s).map_err(|e| err(&e))?;
+    }
+    let bar_at = (left, top + rows * cell + 16);
+    atlas_colour_bar(&root, bar_at, s, atlas.max_abs_weight(), &font).map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// One receptive field at `(x0, y0)`: `side` x `side` weights, each a `scale`-pixel square on
+/// the diverging scale `s`; a grey frame first when the neuron is dead.
+fn atlas_field(
+    root: &Area,
+    field: &[f32],
+    dead: bool,
+    (x0, y0): (usize, usize),
+    (side, scale): (usize, usize),
+    s: f32,
+) -> DrawResult {
+    if dead {
+        let far = (
+            (x0 + side * scale) as i32 + 1,
+            (y0 + side * scale) as i32 + 1,
+        );
+        let frame = Rectangle::new(
+            [(x0 as i32 - 2, y0 as i32 - 2), far],
+            RGBColor(140, 140, 140).filled(),
+        );
+        root.draw(&frame)?;
+    }
+    for (p, &w) in field.iter().enumerate() {
+        let colour = diverging(w / s);
+        let (px, py) = (x0 + (p % side) * scale, y0 + (p / side) * scale);
+        for dy in 0..scale {
+            for dx in 0..scale {
+                root.draw_pixel(((px + dx) as i32, (py + dy) as i32), &colour)?;
             }
         }
     }
-    // The colour bar: -s .. +s.
-    let (bar_x, bar_y, bar_w) = (left, top + rows * cell + 16, 400usize);
+    Ok(())
+}
+
+/// The atlas's colour bar from -s to +s at `(bar_x, bar_y)`, its ticks and what the scale is.
+fn atlas_colour_bar(
+    root: &Area,
+    (bar_x, bar_y): (usize, usize),
+    s: f32,
+    largest: f32,
+    font: &FontDesc,
+) -> DrawResult {
+    let bar_w = 400usize;
     for x in 0..bar_w {
         let colour = diverging(x as f32 / (bar_w - 1) as f32 * 2.0 - 1.0);
         let line = Rectangle::new(
@@ -347,7 +375,7 @@ pub fn draw_atlas(path: &Path, atlas: &Atlas) -> Result<()> {
             ],
             colour.filled(),
         );
-        root.draw(&line).map_err(|e| err(&e))?;
+        root.draw(&line)?;
     }
     let ticks = [
         (format!("{:.3}", -s), bar_x),
@@ -359,20 +387,17 @@ pub fn draw_atlas(path: &Path, atlas: &Atlas) -> Result<()> {
             text,
             (x as i32, bar_y as i32 + 22),
             font.clone(),
-        ))
-        .map_err(|e| err(&e))?;
+        ))?;
     }
     let note = format!(
         "weight (one scale for all: the 99.5th percentile of |w|, {s:.3}; the largest is {:.3})",
-        atlas.max_abs_weight()
+        largest
     );
     root.draw(&Text::new(
         note,
         ((bar_x + bar_w + 24) as i32, bar_y as i32),
         font.clone(),
-    ))
-    .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))?;
+    ))?;
     Ok(())
 }
 
@@ -419,24 +444,9 @@ pub fn draw_overlap(path: &Path, set: &CircuitSet) -> Result<()> {
     let font = ("sans-serif", 17).into_font();
     for (a, row) in set.overlap.iter().enumerate() {
         for (b, &count) in row.iter().enumerate() {
-            let (x, y) = (left + b as i32 * cell, top + a as i32 * cell);
-            let t = count as f64 / max as f64;
-            let fade = (255.0 * (1.0 - 0.85 * t)) as u8;
-            let fill = RGBColor(fade, fade, 255);
-            root.draw(&Rectangle::new(
-                [(x, y), (x + cell - 2, y + cell - 2)],
-                fill.filled(),
-            ))
-            .map_err(|e| err(&e))?;
-            let ink = if t > 0.6 { WHITE } else { BLACK };
-            let text = count.to_string();
-            let dx = 4 * text.len() as i32;
-            root.draw(&Text::new(
-                text,
-                (x + cell / 2 - dx - 1, y + cell / 2 - 10),
-                font.clone().color(&ink),
-            ))
-            .map_err(|e| err(&e))?;
+            let at = (left + b as i32 * cell, top + a as i32 * cell);
+            overlap_cell(&root, at, cell, count as f64 / max as f64, count, &font)
+                .map_err(|e| err(&e))?;
         }
         let label = set.circuits[a].class().unwrap_or_default().to_string();
         root.draw(&Text::new(
@@ -462,4 +472,30 @@ pub fn draw_overlap(path: &Path, set: &CircuitSet) -> Result<()> {
     .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// One cell of the overlap table at `(x, y)`: shaded by `t` (its count over the largest), the
+/// count written on it.
+fn overlap_cell(
+    root: &Area,
+    (x, y): (i32, i32),
+    cell: i32,
+    t: f64,
+    count: usize,
+    font: &FontDesc,
+) -> DrawResult {
+    let fade = (255.0 * (1.0 - 0.85 * t)) as u8;
+    let fill = RGBColor(fade, fade, 255);
+    root.draw(&Rectangle::new(
+        [(x, y), (x + cell - 2, y + cell - 2)],
+        fill.filled(),
+    ))?;
+    let ink = if t > 0.6 { WHITE } else { BLACK };
+    let text = count.to_string();
+    let dx = 4 * text.len() as i32;
+    root.draw(&Text::new(
+        text,
+        (x + cell / 2 - dx - 1, y + cell / 2 - 10),
+        font.clone().color(&ink),
+    ))
 }

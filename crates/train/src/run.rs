@@ -510,6 +510,41 @@ fn screen(
     Box::new(DivergenceGuard::new(screen, interrupter, diverged))
 }
 
+/// The training set's loader. Without worker threads, epoch e's order comes from (seed, e)
+/// alone, so a resumed run trains on the batches an uninterrupted one would
+/// (`data::EpochLoader`); with workers, Burn's threaded loader builds the batches and draws
+/// its own orders.
+fn training_loader(
+    config: &ExperimentConfig,
+    train_split: &MnistSplit,
+    workers: usize,
+    resume_from: Option<usize>,
+    device: &Device,
+) -> Arc<dyn DataLoader<MaskedBatch>> {
+    let batcher = MnistBatcher::new(
+        train_split.clone(),
+        config.model.hidden.clone(),
+        config.train_mask.clone(),
+    );
+    if workers == 0 {
+        Arc::new(EpochLoader::new(
+            batcher,
+            train_split.len(),
+            config.batch_size,
+            config.seed,
+            resume_from.unwrap_or(0),
+            device.clone(),
+        ))
+    } else {
+        DataLoaderBuilder::new(batcher)
+            .batch_size(config.batch_size)
+            .shuffle(config.seed)
+            .num_workers(workers)
+            .set_device(device.clone())
+            .build(IndexDataset::of(train_split))
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // the run's parts, passed once from `run`
 fn fit(
     config: &ExperimentConfig,
@@ -524,31 +559,7 @@ fn fit(
     let device = devices[0].device.clone();
     device.seed(config.seed);
     let hidden = config.model.hidden.clone();
-    let train_batcher = MnistBatcher::new(
-        train_split.clone(),
-        hidden.clone(),
-        config.train_mask.clone(),
-    );
-    // Without worker threads, epoch e's order comes from (seed, e) alone, so a resumed run
-    // trains on the batches an uninterrupted one would (data::EpochLoader). With workers,
-    // Burn's threaded loader builds the batches and draws its own orders.
-    let train_loader: Arc<dyn DataLoader<MaskedBatch>> = if workers == 0 {
-        Arc::new(EpochLoader::new(
-            train_batcher,
-            train_split.len(),
-            config.batch_size,
-            config.seed,
-            resume_from.unwrap_or(0),
-            device.clone(),
-        ))
-    } else {
-        DataLoaderBuilder::new(train_batcher)
-            .batch_size(config.batch_size)
-            .shuffle(config.seed)
-            .num_workers(workers)
-            .set_device(device.clone())
-            .build(IndexDataset::of(train_split))
-    };
+    let train_loader = training_loader(config, train_split, workers, resume_from, &device);
     let valid_loader = DataLoaderBuilder::new(MnistBatcher::new(
         test_split.clone(),
         hidden,
