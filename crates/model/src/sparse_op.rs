@@ -47,7 +47,7 @@ pub trait SparseLinearBackend: Backend {
 /// The values of a flex tensor, row-major: borrowed when the tensor is one contiguous run,
 /// copied otherwise. (`storage` is the whole shared buffer: a view such as a slice or a
 /// broadcast starts elsewhere in it, so the layout's offsets are honoured.)
-fn host(t: &FlexTensor) -> Cow<'_, [f32]> {
+pub fn host(t: &FlexTensor) -> Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(values) => Cow::Borrowed(values),
         None => Cow::Owned(

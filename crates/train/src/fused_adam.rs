@@ -19,6 +19,7 @@ use burn::optim::{
 use burn::prelude::*;
 use burn::tensor::DType;
 use kernels::adam::AdamStep;
+use model::sparse_op::host;
 use serde::Deserialize;
 
 /// The fused step as a backend operation (flex only; the optimizer never calls it elsewhere).
@@ -49,14 +50,6 @@ fn owned(t: FlexTensor) -> FlexTensor {
     }
 }
 
-/// The values of `t`, row-major (borrowed when contiguous).
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(v) => std::borrow::Cow::Borrowed(v),
-        None => std::borrow::Cow::Owned(t.to_contiguous().into_data().iter::<f32>().collect()),
-    }
-}
-
 impl FusedAdamBackend for Flex {
     fn fused_adam_step(
         param: FloatTensor<Self>,
@@ -66,7 +59,7 @@ impl FusedAdamBackend for Flex {
         step: AdamStep,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let (mut m, mut v) = (owned(moment_1), owned(moment_2));
-        let grad = values(&grad);
+        let grad = host(&grad);
         let (Some(m_values), Some(v_values)) =
             (m.try_storage_mut::<f32>(), v.try_storage_mut::<f32>())
         else {
@@ -86,7 +79,7 @@ impl FusedAdamBackend for Flex {
             let shape = param.shape();
             let mut updated = vec![0.0; shape.num_elements()];
             kernels::adam::step_into(
-                &values(&param),
+                &host(&param),
                 &mut updated,
                 &grad,
                 m_values,
