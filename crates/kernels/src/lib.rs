@@ -24,6 +24,7 @@ pub mod score;
 pub mod simd;
 pub mod sparse_linear;
 pub mod sweep;
+mod tile;
 
 pub use masked_forward::{LinearParams, SparseMlp, SparseOutput};
 pub use simd::SimdLevel;

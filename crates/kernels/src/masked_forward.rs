@@ -13,21 +13,19 @@
 use macerator::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use crate::KernelError;
 use crate::simd::{SimdLevel, dispatch};
+use crate::{KernelError, tile};
 
 /// Images per rayon task; a task walks them in tiles.
 const CHUNK: usize = 256;
 /// Images whose activations are computed together: the weights of one column block are
 /// read from memory once for all of them.
 const TILE: usize = 32;
-/// Register tile of the wide-layer kernel: `ROWS` images x `COLS` outputs of accumulators
-/// (4 x 64 floats: 16 AVX-512 registers; with AVX2 the tile needs 32 registers of the 16
-/// there are, so part of it lives in L1), filled by one pass over the inputs.
-const ROWS: usize = 4;
-const COLS: usize = 64;
+/// Wide layers' rows are padded with zeros to a multiple of the widest tile row, so that a
+/// tile's loads never leave the row.
+const PAD: usize = tile::MAX_COLS;
 /// Layers narrower than this (the 10-class output) are computed as dot products instead.
-const NARROW: usize = COLS / 2;
+const NARROW: usize = 32;
 
 /// One Linear layer's parameters, in Burn's layout.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +44,7 @@ struct HostLinear {
     inputs: usize,
     outputs: usize,
     /// Wide layers: `[inputs x padded]`, Burn's layout with each row padded with zeros to
-    /// whole `COLS` blocks. Narrow layers: `[outputs x inputs]` (transposed), one contiguous
+    /// a multiple of `PAD`. Narrow layers: `[outputs x inputs]` (transposed), one contiguous
     /// row per output for the dot products.
     weight: Vec<f32>,
     /// `padded` long (zeros after `outputs`).
@@ -83,7 +81,7 @@ impl HostLinear {
         let (weight, padded) = if outputs < NARROW {
             (crate::transpose(p.weight, [inputs, outputs]), outputs)
         } else {
-            let padded = outputs.div_ceil(COLS) * COLS;
+            let padded = outputs.div_ceil(PAD) * PAD;
             let mut w = vec![0.0; inputs * padded];
             for (dst, src) in w
                 .chunks_exact_mut(padded)
@@ -106,22 +104,24 @@ impl HostLinear {
     /// `out[i] = bias + x[i] . weight` for the `t` images of a tile (`x` is `t x inputs`,
     /// `out` is `t x outputs`).
     #[inline(always)]
-    fn forward_tile(&self, x: &[f32], t: usize, out: &mut [f32]) {
+    fn forward_tile<S: Simd>(&self, x: &[f32], t: usize, out: &mut [f32]) {
         if self.outputs < NARROW {
             self.narrow_tile(x, t, out);
             return;
         }
-        let active = self.active_inputs(x, t);
-        // Column block outside, groups inside: the block's weights (inputs x COLS floats)
+        let active = tile::active_inputs(x, self.inputs, t);
+        let cols = tile::cols::<S>();
+        // Column block outside, groups inside: the block's weights (inputs x cols floats)
         // stay in cache while every group of the tile uses them.
-        for cb in (0..self.padded).step_by(COLS) {
-            let width = COLS.min(self.outputs - cb);
+        for cb in (0..self.outputs).step_by(cols) {
+            let width = cols.min(self.outputs - cb);
             for (g, list) in active.iter().enumerate() {
-                let acc = self.register_tile(list, cb);
-                let rows = ROWS.min(t - g * ROWS);
-                for (r, acc) in acc.iter().enumerate().take(rows) {
-                    let at = (g * ROWS + r) * self.outputs + cb;
-                    out[at..at + width].copy_from_slice(&acc[..width]);
+                let acc =
+                    tile::accumulate::<S>(list, &self.weight, self.padded, cb, &self.bias[cb..]);
+                let rows = tile::ROWS.min(t - g * tile::ROWS);
+                for (r, row) in tile::to_rows::<S>(&acc).iter().enumerate().take(rows) {
+                    let at = (g * tile::ROWS + r) * self.outputs + cb;
+                    out[at..at + width].copy_from_slice(&row[..width]);
                 }
             }
         }
@@ -144,80 +144,10 @@ impl HostLinear {
             }
         }
     }
-
-    /// Per group of `ROWS` images of the tile, the inputs that are non-zero in at least one of
-    /// them (the blank border of a digit and switched-off neurons drop out), with their values
-    /// side by side.
-    #[inline(always)]
-    fn active_inputs(&self, x: &[f32], t: usize) -> Vec<Vec<(usize, [f32; ROWS])>> {
-        let inputs = self.inputs;
-        let groups = t.div_ceil(ROWS);
-        let mut active: Vec<Vec<(usize, [f32; ROWS])>> = vec![Vec::with_capacity(inputs); groups];
-        for (g, list) in active.iter_mut().enumerate() {
-            let first = g * ROWS;
-            let rows = ROWS.min(t - first);
-            // 16 inputs at a time: one vector compare per image finds the non-zero ones, and
-            // a run of blank inputs (a digit's border) is skipped in one step.
-            for k0 in (0..inputs).step_by(16) {
-                let end = (k0 + 16).min(inputs);
-                let mut any = 0u32;
-                for r in 0..rows {
-                    let at = (first + r) * inputs;
-                    any |= nonzero_bits(&x[at + k0..at + end]);
-                }
-                while any != 0 {
-                    let k = k0 + any.trailing_zeros() as usize;
-                    any &= any - 1;
-                    let mut xs = [0f32; ROWS];
-                    for (r, v) in xs.iter_mut().enumerate().take(rows) {
-                        *v = x[(first + r) * inputs + k];
-                    }
-                    list.push((k, xs));
-                }
-            }
-        }
-        active
-    }
-
-    /// Outputs `cb..cb + COLS` of up to `ROWS` images from their `active` inputs: the
-    /// accumulators stay in registers and each weight row is read once for all the images.
-    #[inline(always)]
-    fn register_tile(&self, active: &[(usize, [f32; ROWS])], cb: usize) -> [[f32; COLS]; ROWS] {
-        let mut acc = [[0f32; COLS]; ROWS];
-        if let Some(b) = self.bias[cb..].first_chunk::<COLS>() {
-            acc = [*b; ROWS];
-        }
-        for (k, xs) in active {
-            let Some(w) = self.weight[k * self.padded + cb..].first_chunk::<COLS>() else {
-                continue;
-            };
-            for (acc, &v) in acc.iter_mut().zip(xs) {
-                for (a, &w) in acc.iter_mut().zip(w) {
-                    *a = w.mul_add(v, *a);
-                }
-            }
-        }
-        acc
-    }
 }
 
 fn shape(message: String) -> KernelError {
     KernelError::Shape(message)
-}
-
-/// Bit j set where `v[j]` (up to 16 values) is not zero.
-#[inline(always)]
-fn nonzero_bits(v: &[f32]) -> u32 {
-    match v.first_chunk::<16>() {
-        Some(full) => full
-            .iter()
-            .enumerate()
-            .fold(0, |bits, (j, &x)| bits | (u32::from(x != 0.0) << j)),
-        None => v
-            .iter()
-            .enumerate()
-            .fold(0, |bits, (j, &x)| bits | (u32::from(x != 0.0) << j)),
-    }
 }
 
 /// Dot product with 16 independent partial sums, so that it vectorises (a single running sum
@@ -388,14 +318,14 @@ impl WithSimd for Chunk<'_> {
     // `S` only selects the target features the body is compiled with.
     #[inline(always)]
     fn with_simd<S: Simd>(self) {
-        self.run();
+        self.run::<S>();
     }
 }
 
 impl Chunk<'_> {
     /// The images tile by tile through every layer (inlined into each level's copy).
     #[inline(always)]
-    fn run(mut self) {
+    fn run<S: Simd>(mut self) {
         let net = self.net;
         let inputs = net.input_size();
         let widest = net.hidden.iter().map(|l| l.outputs).max().unwrap_or(0);
@@ -410,7 +340,7 @@ impl Chunk<'_> {
             let pixels = &self.x[start * inputs..(start + t) * inputs];
             let mut offset = 0;
             for (l, layer) in net.hidden.iter().enumerate() {
-                layer.forward_tile(if l == 0 { pixels } else { &a }, t, &mut b);
+                layer.forward_tile::<S>(if l == 0 { pixels } else { &a }, t, &mut b);
                 let w = layer.outputs;
                 for i in 0..t {
                     let row = if self.broadcast { 0 } else { start + i };
@@ -426,7 +356,7 @@ impl Chunk<'_> {
                 std::mem::swap(&mut a, &mut b);
             }
             let last = if net.hidden.is_empty() { pixels } else { &a };
-            net.output.forward_tile(last, t, &mut b);
+            net.output.forward_tile::<S>(last, t, &mut b);
             self.logits[start * classes..(start + t) * classes].copy_from_slice(&b[..t * classes]);
         }
     }

@@ -5,7 +5,7 @@
 //! The kernels are written once as plain loops; macerator compiles each one per level (with
 //! that level's `target_feature`s) and picks among them at run time.
 
-use macerator::{Arch, AutoArch, WithSimd};
+use macerator::{Arch, AutoArch, Simd, Vector, WithSimd, vload_unaligned, vstore_unaligned};
 
 use crate::KernelError;
 
@@ -99,5 +99,40 @@ pub(crate) fn dispatch<Op: WithSimd>(
     {
         // `available()` is only the best level here.
         Ok(AutoArch::new().dispatch(op))
+    }
+}
+
+/// One vector of `S`'s width from the start of `v`.
+///
+/// The kernels' one safe door to macerator's pointer loads (the workspace's third audited
+/// `unsafe`): LLVM's auto-vectoriser kept some register tiles scalar or spilled them (5x
+/// slower, measured on AVX2), so the hot tiles are written with explicit vectors.
+/// Panics if `v` is shorter than one vector; callers slice a whole tile row first, so that
+/// the per-vector checks are on constant offsets and compile away.
+#[inline(always)]
+pub(crate) fn load<S: Simd>(v: &[f32]) -> Vector<S, f32> {
+    assert!(
+        v.len() >= S::lanes32(),
+        "a vector load past the end of a slice"
+    );
+    #[allow(unsafe_code)]
+    // SAFETY: `v` holds at least one vector's lanes (checked above); unaligned loads have no
+    // alignment requirement, and the caller runs under `S`'s target features (`with_simd`).
+    unsafe {
+        vload_unaligned::<S, f32>(v.as_ptr())
+    }
+}
+
+/// Store one vector of `S`'s width at the start of `v` (see [`load`]).
+#[inline(always)]
+pub(crate) fn store<S: Simd>(value: Vector<S, f32>, v: &mut [f32]) {
+    assert!(
+        v.len() >= S::lanes32(),
+        "a vector store past the end of a slice"
+    );
+    #[allow(unsafe_code)]
+    // SAFETY: as in `load`: `v` has room for one vector (checked above).
+    unsafe {
+        vstore_unaligned::<S, f32>(v.as_mut_ptr(), value)
     }
 }
