@@ -104,18 +104,24 @@ impl HostLinear {
     /// `out[i] = bias + x[i] . weight` for the `t` images of a tile (`x` is `t x inputs`,
     /// `out` is `t x outputs`).
     #[inline(always)]
-    fn forward_tile<S: Simd>(&self, x: &[f32], t: usize, out: &mut [f32]) {
+    fn forward_tile<S: Simd>(
+        &self,
+        x: &[f32],
+        t: usize,
+        out: &mut [f32],
+        active: &mut tile::ActiveInputs,
+    ) {
         if self.outputs < NARROW {
             self.narrow_tile(x, t, out);
             return;
         }
-        let active = tile::active_inputs(x, self.inputs, t);
+        active.fill(x, self.inputs, t);
         let cols = tile::cols::<S>();
         // Column block outside, groups inside: the block's weights (inputs x cols floats)
         // stay in cache while every group of the tile uses them.
         for cb in (0..self.outputs).step_by(cols) {
             let width = cols.min(self.outputs - cb);
-            for (g, list) in active.iter().enumerate() {
+            for (g, list) in active.groups().enumerate() {
                 let acc =
                     tile::accumulate::<S>(list, &self.weight, self.padded, cb, &self.bias[cb..]);
                 let rows = tile::ROWS.min(t - g * tile::ROWS);
@@ -332,6 +338,7 @@ impl Chunk<'_> {
         let width = widest.max(net.classes());
         let mask_width: usize = net.hidden.iter().map(|l| l.outputs).sum();
         let (mut a, mut b) = (vec![0f32; TILE * width], vec![0f32; TILE * width]);
+        let mut active = tile::ActiveInputs::default();
         let images = self.x.len() / inputs;
         let classes = net.classes();
         for start in (0..images).step_by(TILE) {
@@ -340,7 +347,7 @@ impl Chunk<'_> {
             let pixels = &self.x[start * inputs..(start + t) * inputs];
             let mut offset = 0;
             for (l, layer) in net.hidden.iter().enumerate() {
-                layer.forward_tile::<S>(if l == 0 { pixels } else { &a }, t, &mut b);
+                layer.forward_tile::<S>(if l == 0 { pixels } else { &a }, t, &mut b, &mut active);
                 let w = layer.outputs;
                 for i in 0..t {
                     let row = if self.broadcast { 0 } else { start + i };
@@ -356,7 +363,7 @@ impl Chunk<'_> {
                 std::mem::swap(&mut a, &mut b);
             }
             let last = if net.hidden.is_empty() { pixels } else { &a };
-            net.output.forward_tile::<S>(last, t, &mut b);
+            net.output.forward_tile::<S>(last, t, &mut b, &mut active);
             self.logits[start * classes..(start + t) * classes].copy_from_slice(&b[..t * classes]);
         }
     }
