@@ -6,8 +6,9 @@
 //! plain float arrays LLVM kept some tile shapes scalar or spilled them to the stack (the
 //! earlier 4 x 64-float tile spilled on AVX2; 2 x 40 floats ran scalar, 5x slower).
 //! Measured on AVX2 (real MNIST test set, one thread, alternating runs): 3 x 4 vectors
-//! (12 accumulators, 32 outputs per block with AVX2) ran 1.3-1.4x the old 4 x 64-float
-//! tile with and without per-image masks, and kept the 90%-off compacted net as fast;
+//! (12 accumulators, 32 outputs per block with AVX2) ran about 1.3x as fast as the old
+//! 4 x 64-float tile (1.1-1.45x over three alternating rounds), with and without per-image
+//! masks, and kept the 90%-off compacted net as fast;
 //! 2 x 4 and 1 x 8 were as fast unmasked and slower compacted. Training's first layer
 //! ([`crate::sparse_linear`]) measured slower with this tile than with its per-group axpy
 //! (the union of a group's non-zero inputs costs multiplies by zero), so it keeps that.
