@@ -62,6 +62,13 @@ impl HostLinear {
                 "{what} is {inputs} -> {outputs}; both sizes must be at least 1"
             )));
         }
+        // The tile's lists of non-zero inputs hold each input's index as a `u32`.
+        if u32::try_from(inputs).is_err() {
+            return Err(shape(format!(
+                "{what} has {inputs} inputs; at most {} are supported",
+                u32::MAX
+            )));
+        }
         if p.weight.len() != inputs * outputs {
             return Err(shape(format!(
                 "{what} has {} weights; expected {inputs} x {outputs}",

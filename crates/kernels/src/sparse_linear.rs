@@ -197,8 +197,9 @@ impl ForwardTask<'_> {
     /// weight row into those images' output rows (kept in L1), a vectorised axpy each.
     /// (Measured on real MNIST batches of 128 on AVX2: this takes ~1.2 ms; a register-tiled
     /// version like `masked_forward`'s of the time (tiles of 32 images, column blocks of 64
-    /// outside, 4 x 64 accumulators) took 2.3 ms, with 32-wide blocks 7.8 ms: on AVX2 the tile does not fit the
-    /// 16 registers, and each entry of the non-zero list is revisited once per block. The
+    /// outside, 4 x 64 accumulators) took 2.3 ms, with 32-wide blocks 7.8 ms: on AVX2 the
+    /// tile does not fit the 16 registers, and each entry of the non-zero list is revisited
+    /// once per block. The
     /// explicit-vector tile of `crate::tile` (2 images x 32 outputs) was 1.1-1.3x slower
     /// still: the union of two images' non-zero pixels is 1.5x their own.)
     #[inline(always)]

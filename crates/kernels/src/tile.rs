@@ -89,7 +89,7 @@ impl ActiveInputs {
                 #[allow(clippy::needless_range_loop)]
                 for k in k0..end {
                     let xs: [f32; ROWS] = std::array::from_fn(|r| rows[r][k]);
-                    // `k < inputs <= u32::MAX`: the kernels' sizes are checked against it.
+                    // `k < inputs <= u32::MAX`: checked when the layer is built.
                     slots[len] = (k as u32, xs);
                     len += usize::from(xs.iter().any(|&v| v != 0.0));
                 }
